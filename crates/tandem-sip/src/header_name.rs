@@ -17,7 +17,40 @@ macro_rules! header_names {
             Other,
         }
 
-        impl HeaderName {
+        /// Packs up to 32 bytes, each OR 0x20, into two little-endian words. A
+/// `const fn` so that canonical names are packed at compile time.
+#[inline(always)]
+const fn pack(name: &[u8]) -> (u128, u128) {
+    let mut buf = [0x20u8; 32];
+    let mut i = 0;
+    while i < name.len() && i < 32 {
+        buf[i] = name[i] | 0x20;
+        i += 1;
+    }
+    let mut lo = [0u8; 16];
+    let mut hi = [0u8; 16];
+    let mut j = 0;
+    while j < 16 {
+        lo[j] = buf[j];
+        hi[j] = buf[j + 16];
+        j += 1;
+    }
+    (u128::from_le_bytes(lo), u128::from_le_bytes(hi))
+}
+
+/// The run-time twin of [`pack`]: one copy, two ORs.
+#[inline(always)]
+fn pack_runtime(name: &[u8]) -> (u128, u128) {
+    const MASK: u128 = u128::from_le_bytes([0x20; 16]);
+    let mut buf = [0u8; 32];
+    buf[..name.len()].copy_from_slice(name);
+    let (lo, hi) = buf.split_at(16);
+    let lo: [u8; 16] = lo.try_into().unwrap_or([0; 16]);
+    let hi: [u8; 16] = hi.try_into().unwrap_or([0; 16]);
+    (u128::from_le_bytes(lo) | MASK, u128::from_le_bytes(hi) | MASK)
+}
+
+impl HeaderName {
             /// The canonical spelling used when tandem writes this header.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -29,14 +62,14 @@ macro_rules! header_names {
             /// The compact form (RFC 3261 §7.3.3), if the header has one.
             pub fn compact(self) -> Option<char> {
                 match self {
-                    $( $( HeaderName::$variant => Some($compact), )? )*
+                    $( $( HeaderName::$variant => Some($compact as char), )? )*
                     _ => None,
                 }
             }
 
             fn from_compact(c: u8) -> HeaderName {
                 match c.to_ascii_lowercase() {
-                    $( $( c if c == $compact as u8 => HeaderName::$variant, )? )*
+                    $( $( c if c == $compact => HeaderName::$variant, )? )*
                     _ => HeaderName::Other,
                 }
             }
@@ -47,19 +80,19 @@ macro_rules! header_names {
 
 header_names! {
     /// `Via` (RFC 3261 §20.42).
-    Via => "Via", compact 'v';
+    Via => "Via", compact b'v';
     /// `From` (RFC 3261 §20.20).
-    From => "From", compact 'f';
+    From => "From", compact b'f';
     /// `To` (RFC 3261 §20.39).
-    To => "To", compact 't';
+    To => "To", compact b't';
     /// `Call-ID` (RFC 3261 §20.8).
-    CallId => "Call-ID", compact 'i';
+    CallId => "Call-ID", compact b'i';
     /// `CSeq` (RFC 3261 §20.16).
     CSeq => "CSeq";
     /// `Max-Forwards` (RFC 3261 §20.22).
     MaxForwards => "Max-Forwards";
     /// `Contact` (RFC 3261 §20.10).
-    Contact => "Contact", compact 'm';
+    Contact => "Contact", compact b'm';
     /// `Route` (RFC 3261 §20.34).
     Route => "Route";
     /// `Record-Route` (RFC 3261 §20.30).
@@ -67,11 +100,11 @@ header_names! {
     /// `Path` (RFC 3327).
     Path => "Path";
     /// `Content-Length` (RFC 3261 §20.14).
-    ContentLength => "Content-Length", compact 'l';
+    ContentLength => "Content-Length", compact b'l';
     /// `Content-Type` (RFC 3261 §20.15).
-    ContentType => "Content-Type", compact 'c';
+    ContentType => "Content-Type", compact b'c';
     /// `Content-Encoding` (RFC 3261 §20.12).
-    ContentEncoding => "Content-Encoding", compact 'e';
+    ContentEncoding => "Content-Encoding", compact b'e';
     /// `Content-Disposition` (RFC 3261 §20.11).
     ContentDisposition => "Content-Disposition";
     /// `Expires` (RFC 3261 §20.19).
@@ -93,37 +126,37 @@ header_names! {
     /// `Proxy-Require` (RFC 3261 §20.29).
     ProxyRequire => "Proxy-Require";
     /// `Supported` (RFC 3261 §20.37).
-    Supported => "Supported", compact 'k';
+    Supported => "Supported", compact b'k';
     /// `Unsupported` (RFC 3261 §20.40).
     Unsupported => "Unsupported";
     /// `Allow` (RFC 3261 §20.5).
     Allow => "Allow";
     /// `Session-Expires` (RFC 4028).
-    SessionExpires => "Session-Expires", compact 'x';
+    SessionExpires => "Session-Expires", compact b'x';
     /// `Min-SE` (RFC 4028).
     MinSe => "Min-SE";
     /// `Date` (RFC 3261 §20.17).
     Date => "Date";
     /// `Subject` (RFC 3261 §20.36).
-    Subject => "Subject", compact 's';
+    Subject => "Subject", compact b's';
     /// `Event` (RFC 6665).
-    Event => "Event", compact 'o';
+    Event => "Event", compact b'o';
     /// `Allow-Events` (RFC 6665).
-    AllowEvents => "Allow-Events", compact 'u';
+    AllowEvents => "Allow-Events", compact b'u';
     /// `Refer-To` (RFC 3515).
-    ReferTo => "Refer-To", compact 'r';
+    ReferTo => "Refer-To", compact b'r';
     /// `Referred-By` (RFC 3892).
-    ReferredBy => "Referred-By", compact 'b';
+    ReferredBy => "Referred-By", compact b'b';
     /// `Accept-Contact` (RFC 3841).
-    AcceptContact => "Accept-Contact", compact 'a';
+    AcceptContact => "Accept-Contact", compact b'a';
     /// `Reject-Contact` (RFC 3841).
-    RejectContact => "Reject-Contact", compact 'j';
+    RejectContact => "Reject-Contact", compact b'j';
     /// `Request-Disposition` (RFC 3841).
-    RequestDisposition => "Request-Disposition", compact 'd';
+    RequestDisposition => "Request-Disposition", compact b'd';
     /// `Identity` (RFC 8224).
-    Identity => "Identity", compact 'y';
+    Identity => "Identity", compact b'y';
     /// `Identity-Info` (RFC 4474, obsolete but still seen).
-    IdentityInfo => "Identity-Info", compact 'n';
+    IdentityInfo => "Identity-Info", compact b'n';
     /// `User-Agent` (RFC 3261 §20.41).
     UserAgent => "User-Agent";
     /// `Server` (RFC 3261 §20.35).
@@ -177,94 +210,113 @@ header_names! {
 }
 
 impl HeaderName {
-    /// Long-form recognition: dispatch on length and first letter, then one
-    /// case-insensitive comparison, so an unknown name costs one or two compares.
+    /// Long-form recognition: the name, lower-cased by OR-ing 0x20 into
+    /// every byte (safe for token characters: no other token byte maps onto a
+    /// letter or '-'), is packed into two u128 words and compared with the
+    /// packed canonical names of the same length: a few integer compares.
     fn from_long(name: &[u8]) -> HeaderName {
-        let first = name[0].to_ascii_lowercase();
-        let candidates: &[(HeaderName, &[u8])] = match (name.len(), first) {
-            (2, b't') => &[(HeaderName::To, b"To")],
-            (3, b'v') => &[(HeaderName::Via, b"Via")],
-            (4, b'c') => &[(HeaderName::CSeq, b"CSeq")],
-            (4, b'd') => &[(HeaderName::Date, b"Date")],
-            (4, b'f') => &[(HeaderName::From, b"From")],
-            (4, b'p') => &[(HeaderName::Path, b"Path")],
-            (4, b'r') => &[(HeaderName::RSeq, b"RSeq"), (HeaderName::RAck, b"RAck")],
-            (5, b'a') => &[(HeaderName::Allow, b"Allow")],
-            (5, b'e') => &[(HeaderName::Event, b"Event")],
-            (5, b'r') => &[(HeaderName::Route, b"Route")],
-            (6, b'a') => &[(HeaderName::Accept, b"Accept")],
-            (6, b'm') => &[(HeaderName::MinSe, b"Min-SE")],
-            (6, b'r') => &[(HeaderName::Reason, b"Reason")],
-            (6, b's') => &[(HeaderName::Server, b"Server")],
-            (7, b'c') => &[
-                (HeaderName::CallId, b"Call-ID"),
-                (HeaderName::Contact, b"Contact"),
-            ],
-            (7, b'e') => &[(HeaderName::Expires, b"Expires")],
-            (7, b'p') => &[(HeaderName::Privacy, b"Privacy")],
-            (7, b'r') => &[(HeaderName::Require, b"Require")],
-            (7, b's') => &[(HeaderName::Subject, b"Subject")],
-            (7, b'w') => &[(HeaderName::Warning, b"Warning")],
-            (8, b'i') => &[(HeaderName::Identity, b"Identity")],
-            (8, b'p') => &[(HeaderName::Priority, b"Priority")],
-            (8, b'r') => &[
-                (HeaderName::ReferTo, b"Refer-To"),
-                (HeaderName::ReplyTo, b"Reply-To"),
-            ],
-            (9, b'c') => &[(HeaderName::CallInfo, b"Call-Info")],
-            (9, b's') => &[(HeaderName::Supported, b"Supported")],
-            (9, b't') => &[(HeaderName::Timestamp, b"Timestamp")],
-            (10, b'a') => &[(HeaderName::AlertInfo, b"Alert-Info")],
-            (10, b'e') => &[(HeaderName::ErrorInfo, b"Error-Info")],
-            (10, b'f') => &[(HeaderName::FlowTimer, b"Flow-Timer")],
-            (10, b'u') => &[(HeaderName::UserAgent, b"User-Agent")],
-            (11, b'i') => &[(HeaderName::InReplyTo, b"In-Reply-To")],
-            (11, b'm') => &[(HeaderName::MinExpires, b"Min-Expires")],
-            (11, b'r') => &[
-                (HeaderName::ReferredBy, b"Referred-By"),
-                (HeaderName::RetryAfter, b"Retry-After"),
-            ],
-            (11, b'u') => &[(HeaderName::Unsupported, b"Unsupported")],
-            (12, b'a') => &[(HeaderName::AllowEvents, b"Allow-Events")],
-            (12, b'c') => &[(HeaderName::ContentType, b"Content-Type")],
-            (12, b'm') => &[
-                (HeaderName::MaxForwards, b"Max-Forwards"),
-                (HeaderName::MimeVersion, b"MIME-Version"),
-            ],
-            (12, b'o') => &[(HeaderName::Organization, b"Organization")],
-            (12, b'r') => &[(HeaderName::RecordRoute, b"Record-Route")],
-            (13, b'a') => &[(HeaderName::Authorization, b"Authorization")],
-            (13, b'i') => &[(HeaderName::IdentityInfo, b"Identity-Info")],
-            (13, b'p') => &[(HeaderName::ProxyRequire, b"Proxy-Require")],
-            (13, b's') => &[(HeaderName::ServiceRoute, b"Service-Route")],
-            (14, b'a') => &[(HeaderName::AcceptContact, b"Accept-Contact")],
-            (14, b'c') => &[(HeaderName::ContentLength, b"Content-Length")],
-            (14, b'r') => &[(HeaderName::RejectContact, b"Reject-Contact")],
-            (15, b'a') => &[
-                (HeaderName::AcceptEncoding, b"Accept-Encoding"),
-                (HeaderName::AcceptLanguage, b"Accept-Language"),
-            ],
-            (15, b's') => &[(HeaderName::SessionExpires, b"Session-Expires")],
-            (16, b'c') => &[(HeaderName::ContentEncoding, b"Content-Encoding")],
-            (16, b'w') => &[(HeaderName::WwwAuthenticate, b"WWW-Authenticate")],
-            (18, b'p') => &[(HeaderName::ProxyAuthenticate, b"Proxy-Authenticate")],
-            (18, b's') => &[(HeaderName::SubscriptionState, b"Subscription-State")],
-            (19, b'a') => &[(HeaderName::AuthenticationInfo, b"Authentication-Info")],
-            (19, b'c') => &[(HeaderName::ContentDisposition, b"Content-Disposition")],
-            (19, b'p') => &[
-                (HeaderName::ProxyAuthorization, b"Proxy-Authorization"),
-                (HeaderName::PAssertedIdentity, b"P-Asserted-Identity"),
-            ],
-            (19, b'r') => &[(HeaderName::RequestDisposition, b"Request-Disposition")],
-            (20, b'p') => &[(HeaderName::PPreferredIdentity, b"P-Preferred-Identity")],
-            _ => return HeaderName::Other,
-        };
-        for (h, canonical) in candidates {
-            if name.eq_ignore_ascii_case(canonical) {
-                return *h;
-            }
+        if name.len() > 32 {
+            return HeaderName::Other;
         }
-        HeaderName::Other
+        HeaderName::from_key(name.len(), pack_runtime(name))
+    }
+
+    /// Recognises the name `buf[start..end]`, reading whole words from the
+    /// buffer when there is room after the name (the header index always
+    /// has the value and CRLF after it), so that no copy is made.
+    #[inline]
+    pub(crate) fn from_buffer(buf: &[u8], start: usize, end: usize) -> HeaderName {
+        let len = end - start;
+        if len <= 1 || len > 32 || start + 32 > buf.len() {
+            return HeaderName::from_bytes(&buf[start..end]);
+        }
+        const MASK: u128 = u128::from_le_bytes([0x20; 16]);
+        let word = |at: usize| {
+            let mut w = [0u8; 16];
+            w.copy_from_slice(&buf[at..at + 16]);
+            u128::from_le_bytes(w)
+        };
+        let keep = |n: usize| {
+            if n >= 16 {
+                u128::MAX
+            } else {
+                (1u128 << (n * 8)) - 1
+            }
+        };
+        let lo = (word(start) & keep(len)) | MASK;
+        let hi = (word(start + 16) & keep(len.saturating_sub(16))) | MASK;
+        HeaderName::from_key(len, (lo, hi))
+    }
+
+    #[inline]
+    fn from_key(len: usize, k: (u128, u128)) -> HeaderName {
+        match len {
+            2 if k == const { pack(b"To") } => HeaderName::To,
+            3 if k == const { pack(b"Via") } => HeaderName::Via,
+            4 if k == const { pack(b"From") } => HeaderName::From,
+            4 if k == const { pack(b"CSeq") } => HeaderName::CSeq,
+            4 if k == const { pack(b"Path") } => HeaderName::Path,
+            4 if k == const { pack(b"Date") } => HeaderName::Date,
+            4 if k == const { pack(b"RSeq") } => HeaderName::RSeq,
+            4 if k == const { pack(b"RAck") } => HeaderName::RAck,
+            5 if k == const { pack(b"Route") } => HeaderName::Route,
+            5 if k == const { pack(b"Allow") } => HeaderName::Allow,
+            5 if k == const { pack(b"Event") } => HeaderName::Event,
+            6 if k == const { pack(b"Min-SE") } => HeaderName::MinSe,
+            6 if k == const { pack(b"Server") } => HeaderName::Server,
+            6 if k == const { pack(b"Accept") } => HeaderName::Accept,
+            6 if k == const { pack(b"Reason") } => HeaderName::Reason,
+            7 if k == const { pack(b"Call-ID") } => HeaderName::CallId,
+            7 if k == const { pack(b"Contact") } => HeaderName::Contact,
+            7 if k == const { pack(b"Expires") } => HeaderName::Expires,
+            7 if k == const { pack(b"Require") } => HeaderName::Require,
+            7 if k == const { pack(b"Subject") } => HeaderName::Subject,
+            7 if k == const { pack(b"Warning") } => HeaderName::Warning,
+            7 if k == const { pack(b"Privacy") } => HeaderName::Privacy,
+            8 if k == const { pack(b"Refer-To") } => HeaderName::ReferTo,
+            8 if k == const { pack(b"Identity") } => HeaderName::Identity,
+            8 if k == const { pack(b"Priority") } => HeaderName::Priority,
+            8 if k == const { pack(b"Reply-To") } => HeaderName::ReplyTo,
+            9 if k == const { pack(b"Supported") } => HeaderName::Supported,
+            9 if k == const { pack(b"Timestamp") } => HeaderName::Timestamp,
+            9 if k == const { pack(b"Call-Info") } => HeaderName::CallInfo,
+            10 if k == const { pack(b"User-Agent") } => HeaderName::UserAgent,
+            10 if k == const { pack(b"Error-Info") } => HeaderName::ErrorInfo,
+            10 if k == const { pack(b"Alert-Info") } => HeaderName::AlertInfo,
+            10 if k == const { pack(b"Flow-Timer") } => HeaderName::FlowTimer,
+            11 if k == const { pack(b"Min-Expires") } => HeaderName::MinExpires,
+            11 if k == const { pack(b"Unsupported") } => HeaderName::Unsupported,
+            11 if k == const { pack(b"Referred-By") } => HeaderName::ReferredBy,
+            11 if k == const { pack(b"Retry-After") } => HeaderName::RetryAfter,
+            11 if k == const { pack(b"In-Reply-To") } => HeaderName::InReplyTo,
+            12 if k == const { pack(b"Max-Forwards") } => HeaderName::MaxForwards,
+            12 if k == const { pack(b"Record-Route") } => HeaderName::RecordRoute,
+            12 if k == const { pack(b"Content-Type") } => HeaderName::ContentType,
+            12 if k == const { pack(b"Allow-Events") } => HeaderName::AllowEvents,
+            12 if k == const { pack(b"Organization") } => HeaderName::Organization,
+            12 if k == const { pack(b"MIME-Version") } => HeaderName::MimeVersion,
+            13 if k == const { pack(b"Authorization") } => HeaderName::Authorization,
+            13 if k == const { pack(b"Proxy-Require") } => HeaderName::ProxyRequire,
+            13 if k == const { pack(b"Identity-Info") } => HeaderName::IdentityInfo,
+            13 if k == const { pack(b"Service-Route") } => HeaderName::ServiceRoute,
+            14 if k == const { pack(b"Content-Length") } => HeaderName::ContentLength,
+            14 if k == const { pack(b"Accept-Contact") } => HeaderName::AcceptContact,
+            14 if k == const { pack(b"Reject-Contact") } => HeaderName::RejectContact,
+            15 if k == const { pack(b"Session-Expires") } => HeaderName::SessionExpires,
+            15 if k == const { pack(b"Accept-Encoding") } => HeaderName::AcceptEncoding,
+            15 if k == const { pack(b"Accept-Language") } => HeaderName::AcceptLanguage,
+            16 if k == const { pack(b"Content-Encoding") } => HeaderName::ContentEncoding,
+            16 if k == const { pack(b"WWW-Authenticate") } => HeaderName::WwwAuthenticate,
+            18 if k == const { pack(b"Proxy-Authenticate") } => HeaderName::ProxyAuthenticate,
+            18 if k == const { pack(b"Subscription-State") } => HeaderName::SubscriptionState,
+            19 if k == const { pack(b"Content-Disposition") } => HeaderName::ContentDisposition,
+            19 if k == const { pack(b"Proxy-Authorization") } => HeaderName::ProxyAuthorization,
+            19 if k == const { pack(b"Authentication-Info") } => HeaderName::AuthenticationInfo,
+            19 if k == const { pack(b"Request-Disposition") } => HeaderName::RequestDisposition,
+            19 if k == const { pack(b"P-Asserted-Identity") } => HeaderName::PAssertedIdentity,
+            20 if k == const { pack(b"P-Preferred-Identity") } => HeaderName::PPreferredIdentity,
+            _ => HeaderName::Other,
+        }
     }
 
     /// Recognises a header name as it appears on the wire, in any case, long

@@ -13,28 +13,6 @@ use crate::method::Method;
 use bytes::Bytes;
 use memchr::memchr;
 
-/// Finds the end of the line that starts at `pos`: returns (content end,
-/// next line start). Errors on bare LF unless allowed; `None` if no LF.
-#[inline]
-fn line_at(
-    b: &[u8],
-    pos: usize,
-    bare_lf_ok: bool,
-    line_no: usize,
-) -> Result<Option<(usize, usize)>, Error> {
-    let Some(off) = memchr(b'\n', &b[pos..]) else {
-        return Ok(None);
-    };
-    let lf = pos + off;
-    if lf > pos && b[lf - 1] == b'\r' {
-        Ok(Some((lf - 1, lf + 1)))
-    } else if bare_lf_ok {
-        Ok(Some((lf, lf + 1)))
-    } else {
-        Err(Error::BareLf { line: line_no })
-    }
-}
-
 fn trim_ws(b: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     while start < end && is_ws(b[start]) {
         start += 1;
@@ -47,6 +25,9 @@ fn trim_ws(b: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
 
 /// Parses `SIP/1*DIGIT.1*DIGIT`; `Ok(true)` for 2.0, `Ok(false)` for another version.
 fn check_version(v: &[u8]) -> Result<bool, Error> {
+    if v == b"SIP/2.0" {
+        return Ok(true);
+    }
     let bad = Error::StartLine {
         problem: StartLineProblem::Version,
     };
@@ -205,7 +186,20 @@ impl Message {
         }
         let msg_start = pos;
         let mut line_no = 1;
-        let (sl_end, next) = line_at(b, pos, bare_lf, line_no)?.ok_or(Error::Unterminated)?;
+        // One iterator over every LF: the vector search is set up once,
+        // not once per line.
+        let mut lfs = memchr::memchr_iter(b'\n', &b[msg_start..]).map(|i| i + msg_start);
+        let mut next_line = |pos: usize, line_no: usize| -> Result<(usize, usize), Error> {
+            let lf = lfs.next().ok_or(Error::Unterminated)?;
+            if lf > pos && b[lf - 1] == b'\r' {
+                Ok((lf - 1, lf + 1))
+            } else if bare_lf {
+                Ok((lf, lf + 1))
+            } else {
+                Err(Error::BareLf { line: line_no })
+            }
+        };
+        let (sl_end, next) = next_line(pos, line_no)?;
         if sl_end - pos > limits.header_line_len_max {
             return Err(Error::HeaderLineTooLong {
                 line: line_no,
@@ -223,7 +217,7 @@ impl Message {
         let body_start;
         loop {
             line_no += 1;
-            let (end, next) = line_at(b, pos, bare_lf, line_no)?.ok_or(Error::Unterminated)?;
+            let (end, next) = next_line(pos, line_no)?;
             if end == pos {
                 body_start = next;
                 break;
@@ -265,15 +259,30 @@ impl Message {
                     limit: limits.header_count_max,
                 });
             }
-            let colon =
-                pos + memchr(b':', &b[pos..end]).ok_or(Error::HeaderSyntax { line: line_no })?;
-            let (_, name_end) = trim_ws(b, pos, colon);
-            let raw_name = &b[pos..name_end];
-            if raw_name.is_empty() || !raw_name.iter().all(|&c| is_token_char(c)) {
+            // field-name = token, then HCOLON = *( SP / HTAB ) ":" SWS.
+            let mut name_end = pos;
+            while name_end < end && is_token_char(b[name_end]) {
+                name_end += 1;
+            }
+            let mut colon = name_end;
+            while colon < end && is_ws(b[colon]) {
+                colon += 1;
+            }
+            if name_end == pos || colon >= end || b[colon] != b':' {
                 return Err(Error::HeaderSyntax { line: line_no });
             }
-            let name = HeaderName::from_bytes(raw_name);
-            let (vs, ve) = trim_ws(b, colon + 1, end);
+            let name = HeaderName::from_buffer(b, pos, name_end);
+            // Values usually start after one SP and end at the CR: test
+            // that first, fall back to the general trim.
+            let (vs, ve) = if colon + 2 < end
+                && b[colon + 1] == b' '
+                && !is_ws(b[colon + 2])
+                && !is_ws(b[end - 1])
+            {
+                (colon + 2, end)
+            } else {
+                trim_ws(b, colon + 1, end)
+            };
             match name {
                 HeaderName::Via => {
                     via_count += 1 + memchr::memchr_iter(b',', &b[vs..ve]).count();

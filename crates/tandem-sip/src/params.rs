@@ -15,6 +15,11 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
+    /// Wraps text that a scanner has already checked to be a parameter list.
+    pub(crate) fn from_validated(raw: &'a str) -> Params<'a> {
+        Params { raw }
+    }
+
     /// The parameters as written, from the first `;`.
     pub fn as_str(&self) -> &'a str {
         self.raw

@@ -215,6 +215,72 @@ pub(crate) fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
     })
 }
 
+/// Checks a host name or dotted quad (RFC 3261 §25.1 `hostname` /
+/// `IPv4address`) in one pass: `Some(Some(addr))` for an IPv4 address,
+/// `Some(None)` for a valid name, `None` if it is neither. Labels may not
+/// be empty or start or end with '-'; one trailing '.' is allowed.
+pub(crate) fn classify_host_name(b: &[u8]) -> Option<Option<Ipv4Addr>> {
+    if b.is_empty() {
+        return None;
+    }
+    let mut octets = [0u16; 4];
+    let mut dots = 0usize;
+    let mut all_digits = true;
+    let mut label_len = 0usize;
+    let mut prev = b'.';
+    for &c in b {
+        match c {
+            b'.' => {
+                if label_len == 0 || prev == b'-' {
+                    return None;
+                }
+                dots += 1;
+                label_len = 0;
+            }
+            b'0'..=b'9' => {
+                if dots < 4 {
+                    octets[dots] = octets[dots]
+                        .saturating_mul(10)
+                        .saturating_add(u16::from(c - b'0'));
+                }
+                label_len += 1;
+            }
+            b'-' => {
+                if label_len == 0 {
+                    return None;
+                }
+                all_digits = false;
+                label_len += 1;
+            }
+            c if c.is_ascii_alphabetic() => {
+                all_digits = false;
+                label_len += 1;
+            }
+            _ => return None,
+        }
+        prev = c;
+    }
+    if prev == b'-' {
+        return None;
+    }
+    if all_digits {
+        // A dotted quad: exactly four 1-3 digit octets up to 255.
+        if dots != 3 || label_len == 0 || octets.iter().any(|&o| o > 255) {
+            return None;
+        }
+        if b.split(|&c| c == b'.').any(|l| l.len() > 3) {
+            return None;
+        }
+        return Some(Some(Ipv4Addr::new(
+            octets[0] as u8,
+            octets[1] as u8,
+            octets[2] as u8,
+            octets[3] as u8,
+        )));
+    }
+    Some(None)
+}
+
 /// A host: a name, an IPv4 address or an IPv6 reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host<'a> {
@@ -247,20 +313,11 @@ impl<'a> Host<'a> {
         sc.is_empty().then_some(h)
     }
 
-    fn from_name(name: &'a str) -> Option<Host<'a>> {
-        if name.is_empty() {
-            return None;
+    pub(crate) fn from_name(name: &'a str) -> Option<Host<'a>> {
+        match classify_host_name(name.as_bytes())? {
+            Some(v4) => Some(Host::Ipv4(v4)),
+            None => Some(Host::Domain(name)),
         }
-        if name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return name.parse::<Ipv4Addr>().ok().map(Host::Ipv4);
-        }
-        // hostname = *( domainlabel "." ) toplabel [ "." ]; labels neither
-        // empty nor starting or ending with '-'.
-        let trimmed = name.strip_suffix('.').unwrap_or(name);
-        let ok = trimmed
-            .split('.')
-            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
-        ok.then_some(Host::Domain(name))
     }
 
     /// The address, if the host is a literal address.

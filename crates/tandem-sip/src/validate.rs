@@ -69,7 +69,7 @@ impl Message {
                         NameAddr::parse_name_addr(one).map_err(bad)?;
                     }
                 }
-                HeaderName::CallId => call_id::check(v).map_err(bad)?,
+                HeaderName::CallId => call_id::check(v.as_bytes()).map_err(bad)?,
                 HeaderName::CSeq => {
                     numeric::CSeq::parse(v).map_err(bad)?;
                 }

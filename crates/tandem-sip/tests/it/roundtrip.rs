@@ -26,7 +26,7 @@ fn register_typed_views() {
     assert_eq!(m.expires().unwrap().unwrap(), 3600);
     assert!(m.has_token(HeaderName::Supported, "OUTBOUND"));
     let c = m.contacts().next().unwrap().unwrap();
-    let uri = c.address().unwrap().uri.as_sip().unwrap().clone();
+    let uri = *c.address().unwrap().uri.as_sip().unwrap();
     assert_eq!(uri.transport(), Some("udp"));
 }
 
