@@ -89,6 +89,12 @@ impl MessageBuilder {
         self
     }
 
+    /// Adds a header line whose value is copied as bytes (from another message).
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> MessageBuilder {
+        self.raw_header(name.as_bytes(), value);
+        self
+    }
+
     /// Adds a header line with any name.
     pub fn other_header(mut self, name: &str, value: &str) -> MessageBuilder {
         self.raw_header(name.as_bytes(), value.as_bytes());

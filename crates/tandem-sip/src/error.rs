@@ -7,88 +7,121 @@ use crate::header_name::HeaderName;
 use thiserror::Error;
 
 /// What is wrong with a request line or status line (RFC 3261 §7.1, §7.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum StartLineProblem {
     /// The line is empty or does not have the three required parts.
+    #[error("it does not have three parts")]
     Shape,
     /// The elements are not separated by exactly one SP, or the line has
     /// trailing white space (RFC 4475 §3.1.2.9, §3.1.2.10).
+    #[error("elements not separated by exactly one SP, or trailing white space")]
     Spacing,
     /// The method is not a token.
+    #[error("the method is not a token")]
     Method,
     /// The version is not of the form `SIP/digits.digits`.
+    #[error("the version is not SIP/digits.digits")]
     Version,
     /// The status code is not three digits.
+    #[error("the status code is not three digits")]
     StatusCode,
     /// The reason phrase contains control characters or is not UTF-8.
+    #[error("the reason phrase holds control characters or is not UTF-8")]
     ReasonPhrase,
 }
 
 /// What is wrong with a URI (RFC 3261 §19.1, RFC 3966).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum UriProblem {
     /// No `scheme:` prefix.
+    #[error("no valid scheme")]
     Scheme,
     /// The user or password part holds a character that must be escaped.
+    #[error("the user or password part holds a character that must be escaped")]
     UserInfo,
     /// The host is missing or is not a hostname, IPv4 address or IPv6 reference.
+    #[error("the host is not a name, IPv4 address or IPv6 reference")]
     Host,
     /// The port is not a number between 0 and 65535.
+    #[error("the port is not a number from 0 to 65535")]
     Port,
     /// A parameter is empty or holds a character that must be escaped.
+    #[error("a parameter is empty or holds a character that must be escaped")]
     Parameter,
     /// The header part (`?name=value`) is malformed.
+    #[error("the header part is malformed")]
     Headers,
     /// A `%` is not followed by two hexadecimal digits.
+    #[error("a '%' is not followed by two hex digits")]
     Escape,
     /// A telephone number (TEL URI) is malformed.
+    #[error("the telephone number is malformed")]
     TelephoneNumber,
     /// White space or another character not allowed in a URI.
+    #[error("white space or another character not allowed in a URI")]
     Character,
     /// The Request-URI is enclosed in `<>` (RFC 4475 §3.1.2.7).
+    #[error("it is enclosed in <>")]
     AngleBrackets,
     /// The Request-URI carries URI headers (RFC 3261 §19.1.5, RFC 4475 §3.1.2.11).
+    #[error("a Request-URI may not carry URI headers")]
     HeadersInRequestUri,
 }
 
 /// What is wrong with a header field value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum HeaderProblem {
     /// The value is empty where the grammar requires something.
+    #[error("the value is empty")]
     Empty,
     /// A number is malformed.
+    #[error("not a number")]
     Number,
     /// A number is larger than the grammar or RFC 3261 allows (RFC 4475 §3.1.2.4).
+    #[error("the number is too large")]
     Overflow,
     /// A token was expected.
+    #[error("a token was expected")]
     Token,
     /// A quoted string is not terminated (RFC 4475 §3.1.2.6).
+    #[error("a quoted string is not terminated")]
     UnterminatedQuote,
     /// A display name holds characters that need quoting (RFC 4475 §3.1.2.15).
+    #[error("the display name needs quoting")]
     DisplayName,
     /// The URI inside the value is malformed.
+    #[error("the URI is malformed: {0}")]
     Uri(UriProblem),
     /// An addr-spec with `,`, `?` or `;` in its URI is not enclosed in `<>`
     /// (RFC 3261 §20, RFC 4475 §3.1.2.13).
+    #[error("an address with ',', '?' or ';' must be enclosed in <>")]
     AngleBracketsRequired,
     /// A `<` without its `>`.
+    #[error("a '<' has no matching '>'")]
     UnbalancedAngleBrackets,
     /// A parameter is empty or malformed (RFC 4475 §3.1.2.1).
+    #[error("a parameter is empty or malformed")]
     Parameter,
     /// The sent-protocol of a Via is not `name/version/transport`.
+    #[error("the sent-protocol is not name/version/transport")]
     SentProtocol,
     /// The value is not a date in RFC 1123 form with the `GMT` zone (RFC 4475 §3.1.2.12).
+    #[error("not an RFC 1123 date in GMT")]
     Date,
     /// The wildcard `*` Contact is combined with other contacts.
+    #[error("'*' must be the only Contact")]
     Wildcard,
     /// Bytes left over after a complete value.
+    #[error("unexpected characters after the value")]
     TrailingCharacters,
     /// The value is not valid UTF-8.
+    #[error("the value is not valid UTF-8")]
     Utf8,
     /// Authentication parameters are malformed (RFC 3261 §25.1 `credentials`).
+    #[error("the authentication parameters are malformed")]
     AuthParams,
 }
 
@@ -135,8 +168,15 @@ pub enum Error {
         /// One-based line number within the message.
         line: usize,
     },
+    /// A CR that is not followed by LF (RFC 3261 §7: lines end in CRLF and
+    /// header values hold no control characters).
+    #[error("line {line} holds a CR not followed by LF")]
+    BareCr {
+        /// One-based line number within the message.
+        line: usize,
+    },
     /// The request line or status line is malformed.
-    #[error("malformed start line: {problem:?}")]
+    #[error("malformed start line: {problem}")]
     StartLine {
         /// What is wrong.
         problem: StartLineProblem,
@@ -148,7 +188,7 @@ pub enum Error {
         version: Box<str>,
     },
     /// The Request-URI is malformed.
-    #[error("malformed Request-URI: {problem:?}")]
+    #[error("malformed Request-URI: {problem}")]
     RequestUri {
         /// What is wrong.
         problem: UriProblem,
@@ -166,7 +206,7 @@ pub enum Error {
         line: usize,
     },
     /// A known header's value does not match its grammar.
-    #[error("invalid {header} header: {problem:?}")]
+    #[error("invalid {header} header: {problem}")]
     InvalidHeader {
         /// The header.
         header: HeaderName,
@@ -237,6 +277,7 @@ impl Error {
             Error::TooManyValues { .. } => "Bad Request (Too Many Routes)",
             Error::Unterminated => "Bad Request (Unterminated Header Section)",
             Error::BareLf { .. } => "Bad Request (Bare LF)",
+            Error::BareCr { .. } => "Bad Request (Bare CR)",
             Error::StartLine { .. } => "Bad Request (Malformed Request Line)",
             Error::RequestUri { .. } => "Bad Request (Malformed Request-URI)",
             Error::HeaderSyntax { .. } => "Bad Request (Malformed Header)",

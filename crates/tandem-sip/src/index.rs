@@ -161,6 +161,9 @@ fn unfold(v: &[u8]) -> Vec<u8> {
             i += 1;
         }
     }
+    while out.last().is_some_and(|&l| is_ws(l)) {
+        out.pop();
+    }
     out
 }
 
@@ -186,15 +189,24 @@ impl Message {
         }
         let msg_start = pos;
         let mut line_no = 1;
-        // One iterator over every LF: the vector search is set up once,
-        // not once per line.
-        let mut lfs = memchr::memchr_iter(b'\n', &b[msg_start..]).map(|i| i + msg_start);
-        let mut next_line = |pos: usize, line_no: usize| -> Result<(usize, usize), Error> {
-            let lf = lfs.next().ok_or(Error::Unterminated)?;
-            if lf > pos && b[lf - 1] == b'\r' {
-                Ok((lf - 1, lf + 1))
+        // One iterator over every CR and LF of the header section: the
+        // vector search is set up once, not once per line. A CR must start a
+        // CRLF: a bare CR inside a line would let a value smuggle a line
+        // break past this parser to the next hop.
+        let mut ends = memchr::memchr2_iter(b'\r', b'\n', &b[msg_start..]).map(|i| i + msg_start);
+        let mut next_line = |_pos: usize, line_no: usize| -> Result<(usize, usize), Error> {
+            let at = ends.next().ok_or(Error::Unterminated)?;
+            if b[at] == b'\r' {
+                if b.get(at + 1) == Some(&b'\n') {
+                    ends.next();
+                    Ok((at, at + 2))
+                } else if at + 1 == b.len() {
+                    Err(Error::Unterminated)
+                } else {
+                    Err(Error::BareCr { line: line_no })
+                }
             } else if bare_lf {
-                Ok((lf, lf + 1))
+                Ok((at, at + 1))
             } else {
                 Err(Error::BareLf { line: line_no })
             }
@@ -234,10 +246,10 @@ impl Message {
                         limit: limits.header_line_len_max,
                     });
                 }
-                let (_, vend) = trim_ws(b, pos, end);
-                if vend > pos {
+                let (vs, vend) = trim_ws(b, pos, end);
+                // A continuation of white space only adds nothing.
+                if vend > vs {
                     if last.value.start == last.value.end {
-                        let (vs, _) = trim_ws(b, pos, end);
                         last.value.start = vs as u32;
                     }
                     last.value.end = vend as u32;

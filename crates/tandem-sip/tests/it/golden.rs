@@ -101,3 +101,24 @@ fn golden_messages_never_panic_under_truncation() {
         }
     }
 }
+
+#[test]
+fn fuzz_regressions_keep_the_round_trip_invariant() {
+    let dir = golden::testdata_dir().join("fuzz-regressions");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if let Ok(m) = check(&bytes) {
+            for printed in [m.to_bytes(), m.rebuild()] {
+                let again = check(&printed).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                assert_same(&m, &again);
+            }
+        }
+    }
+}
+
+#[test]
+fn bare_cr_inside_a_line_is_refused() {
+    let e = check(b"OPTIONS sip:a@b SIP/2.0\r\nSubject: a\rInjected: b\r\n\r\n").unwrap_err();
+    assert_eq!(e, tandem_sip::Error::BareCr { line: 2 });
+}

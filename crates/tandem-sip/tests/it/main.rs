@@ -1,3 +1,4 @@
+#![allow(unreachable_pub)]
 //! Integration tests of the message layer: golden files, round trips,
 //! property tests.
 

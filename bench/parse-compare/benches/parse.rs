@@ -2,7 +2,7 @@
 //! Parser benchmark: tandem-sip against rsipstack and ezk-sip-types on the
 //! same three messages, (a) index only and (b) index plus the
 //! transaction-critical headers (top Via branch, CSeq, Call-ID, From/To
-//! tags, Max-Forwards). Run: `cargo bench -p tandem-sip --bench parse`.
+//! tags, Max-Forwards). Run: `cargo bench -p parse-compare --bench parse`.
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
