@@ -100,6 +100,9 @@ pub struct TransactionLayer {
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// False while the node drains before stopping: new requests are
+    /// refused with 503, live transactions run to their end.
+    accepting: bool,
 }
 
 impl TransactionLayer {
@@ -115,7 +118,15 @@ impl TransactionLayer {
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            accepting: true,
         }
+    }
+
+    /// Stops (or resumes) taking new requests: while stopped, a request that
+    /// would create a server transaction is answered 503 with Retry-After,
+    /// so that clients go elsewhere while live transactions finish.
+    pub fn set_accepting(&mut self, accepting: bool) {
+        self.accepting = accepting;
     }
 
     /// The settings.
@@ -222,7 +233,7 @@ impl TransactionLayer {
             return;
         }
         let reply_flow = response_flow(&request, &flow);
-        if self.txs.len() >= self.config.transactions_max {
+        if !self.accepting || self.txs.len() >= self.config.transactions_max {
             self.stats.overload_rejections += 1;
             let retry = self.config.overload_retry_after_secs.to_string();
             let resp = MessageBuilder::response(&request, 503, None, None)

@@ -1,0 +1,60 @@
+//! # tandem-config: the configuration file
+//!
+//! One TOML file. Unknown keys are errors (a typo must not be silently
+//! ignored); every value is checked at start; errors name the file, the
+//! key and the problem; relative paths resolve against the file's folder.
+
+mod error;
+mod model;
+
+pub use error::Error;
+pub use model::*;
+
+use std::path::{Path, PathBuf};
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_toml(&text, path, &base)
+    }
+
+    /// Parses and checks configuration text; `path` is used in messages and
+    /// `base` to resolve relative paths.
+    pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Config, Error> {
+        let de = toml::Deserializer::new(text);
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            Error::Syntax {
+                path: path.to_owned(),
+                key: if key == "." { "-".into() } else { key },
+                problem: e.into_inner().to_string().trim().replace('\n', " "),
+            }
+        })?;
+        config.source = Some(path.to_owned());
+        config.resolve_paths(base);
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// The configuration used when no file is given.
+    pub fn empty() -> Config {
+        Config::default()
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(tls) = &mut self.tls {
+            resolve(&mut tls.certificate);
+            resolve(&mut tls.private_key);
+        }
+    }
+}

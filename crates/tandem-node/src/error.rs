@@ -1,0 +1,15 @@
+//! The runtime's error type.
+
+use thiserror::Error;
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A transport could not be set up.
+    #[error(transparent)]
+    Transport(#[from] tandem_transport::Error),
+    /// Nothing to listen on.
+    #[error("no listen address: give --listen (e.g. --listen udp:127.0.0.1:5060) or sip.listen in the config file")]
+    NoListenAddress,
+}
