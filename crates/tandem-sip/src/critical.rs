@@ -143,7 +143,7 @@ impl Message {
     /// Scans the first value of a Via header; returns its text and branch.
     pub(crate) fn top_via_of(&self, h: &HeaderEntry) -> Result<(Text, Option<Text>), Error> {
         let b = self.text(h.value);
-        let v = via::scan(b).map_err(|p| Error::header(HeaderName::Via, p))?;
+        let v = via::scan(b, via::Depth::Locate).map_err(|p| Error::header(HeaderName::Via, p))?;
         let mut first_len = v.end;
         while first_len > 0 && is_ws(b[first_len - 1]) {
             first_len -= 1;

@@ -13,6 +13,59 @@ use crate::method::Method;
 use bytes::Bytes;
 use memchr::memchr;
 
+/// The end of a header name: the first ':', SP or HTAB at or after `pos`
+/// (or `end`), found eight bytes at a time.
+#[inline]
+fn name_end(b: &[u8], pos: usize, end: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn has(w: u64, c: u8) -> u64 {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
+    let mut i = pos;
+    while i < end && i + 8 <= b.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        let m = has(w, b':') | has(w, b' ') | has(w, b'\t');
+        if m != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards).
+            return (i + (m.trailing_zeros() / 8) as usize).min(end);
+        }
+        i += 8;
+    }
+    while i < end && !matches!(b[i], b':' | b' ' | b'\t') {
+        i += 1;
+    }
+    i.min(end)
+}
+
+/// How many list elements a value holds, at most (commas inside quotes
+/// count too, which only makes the limit stricter).
+#[inline]
+fn elements(v: &[u8]) -> usize {
+    match memchr(b',', v) {
+        None => 1,
+        Some(first) => 2 + memchr::memchr_iter(b',', &v[first + 1..]).count(),
+    }
+}
+
+/// Builds the error for the first bare CR of the header section.
+#[cold]
+fn bare_cr(b: &[u8], start: usize, end: usize) -> Error {
+    let mut line = 1;
+    for i in start..end {
+        match b[i] {
+            b'\n' => line += 1,
+            b'\r' if b.get(i + 1) != Some(&b'\n') => return Error::BareCr { line },
+            _ => {}
+        }
+    }
+    Error::BareCr { line }
+}
+
 fn trim_ws(b: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     while start < end && is_ws(b[start]) {
         start += 1;
@@ -189,24 +242,17 @@ impl Message {
         }
         let msg_start = pos;
         let mut line_no = 1;
-        // One iterator over every CR and LF of the header section: the
-        // vector search is set up once, not once per line. A CR must start a
-        // CRLF: a bare CR inside a line would let a value smuggle a line
-        // break past this parser to the next hop.
-        let mut ends = memchr::memchr2_iter(b'\r', b'\n', &b[msg_start..]).map(|i| i + msg_start);
-        let mut next_line = |_pos: usize, line_no: usize| -> Result<(usize, usize), Error> {
-            let at = ends.next().ok_or(Error::Unterminated)?;
-            if b[at] == b'\r' {
-                if b.get(at + 1) == Some(&b'\n') {
-                    ends.next();
-                    Ok((at, at + 2))
-                } else if at + 1 == b.len() {
-                    Err(Error::Unterminated)
-                } else {
-                    Err(Error::BareCr { line: line_no })
-                }
+        // One iterator over every LF: the vector search is set up once, not
+        // once per line. Bare CRs are caught after the loop by counting.
+        let mut lfs = memchr::memchr_iter(b'\n', &b[msg_start..]).map(|i| i + msg_start);
+        let mut crlf_lines = 0usize;
+        let mut next_line = |pos: usize, line_no: usize| -> Result<(usize, usize), Error> {
+            let lf = lfs.next().ok_or(Error::Unterminated)?;
+            if lf > pos && b[lf - 1] == b'\r' {
+                crlf_lines += 1;
+                Ok((lf - 1, lf + 1))
             } else if bare_lf {
-                Ok((at, at + 1))
+                Ok((lf, lf + 1))
             } else {
                 Err(Error::BareLf { line: line_no })
             }
@@ -272,10 +318,7 @@ impl Message {
                 });
             }
             // field-name = token, then HCOLON = *( SP / HTAB ) ":" SWS.
-            let mut name_end = pos;
-            while name_end < end && is_token_char(b[name_end]) {
-                name_end += 1;
-            }
+            let name_end = name_end(b, pos, end);
             let mut colon = name_end;
             while colon < end && is_ws(b[colon]) {
                 colon += 1;
@@ -284,6 +327,11 @@ impl Message {
                 return Err(Error::HeaderSyntax { line: line_no });
             }
             let name = HeaderName::from_buffer(b, pos, name_end);
+            // A known name matched byte for byte (any case), so it is a
+            // token; only unknown names need their characters checked.
+            if name == HeaderName::Other && !b[pos..name_end].iter().all(|&c| is_token_char(c)) {
+                return Err(Error::HeaderSyntax { line: line_no });
+            }
             // Values usually start after one SP and end at the CR: test
             // that first, fall back to the general trim.
             let (vs, ve) = if colon + 2 < end
@@ -297,7 +345,7 @@ impl Message {
             };
             match name {
                 HeaderName::Via => {
-                    via_count += 1 + memchr::memchr_iter(b',', &b[vs..ve]).count();
+                    via_count += elements(&b[vs..ve]);
                     if via_count > limits.via_count_max {
                         return Err(Error::TooManyValues {
                             header: name,
@@ -306,7 +354,7 @@ impl Message {
                     }
                 }
                 HeaderName::Route | HeaderName::RecordRoute => {
-                    route_count += 1 + memchr::memchr_iter(b',', &b[vs..ve]).count();
+                    route_count += elements(&b[vs..ve]);
                     if route_count > limits.route_count_max {
                         return Err(Error::TooManyValues {
                             header: name,
@@ -330,6 +378,13 @@ impl Message {
             pos = next;
         }
 
+        drop(next_line);
+        // Every CR of the header section must end a line (RFC 3261 §7): a
+        // bare CR could smuggle a line break past us to the next hop.
+        let crs = memchr::memchr_iter(b'\r', &b[msg_start..body_start]).count();
+        if crs != crlf_lines {
+            return Err(bare_cr(b, msg_start, body_start));
+        }
         let mut extra = Vec::new();
         for &i in &folded {
             let h = &mut headers[i];

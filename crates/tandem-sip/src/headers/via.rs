@@ -91,9 +91,19 @@ fn ascii(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
 }
 
+/// How much a scan checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Structure only: what transaction matching needs (the eager parse).
+    Locate,
+    /// Structure plus the host and the values of the parameters RFC 3261
+    /// and RFC 3581 define (typed access, validation).
+    Full,
+}
+
 /// Scans one via-parm (RFC 3261 §25.1) from the start of `b`, stopping at
 /// the end or at a top-level comma.
-pub(crate) fn scan(b: &[u8]) -> Result<ViaScan, HeaderProblem> {
+pub(crate) fn scan(b: &[u8], depth: Depth) -> Result<ViaScan, HeaderProblem> {
     let sp = HeaderProblem::SentProtocol;
     let mut c = Cursor { b, i: 0 };
     c.ws();
@@ -114,7 +124,7 @@ pub(crate) fn scan(b: &[u8]) -> Result<ViaScan, HeaderProblem> {
         while c.i < b.len() && b[c.i] != b']' {
             c.i += 1;
         }
-        if c.i >= b.len() || parse_ipv6(ascii(&b[host_start + 1..c.i])).is_none() {
+        if c.i >= b.len() || (depth == Depth::Full && parse_ipv6(ascii(&b[host_start + 1..c.i])).is_none()) {
             return Err(HeaderProblem::Uri(UriProblem::Host));
         }
         c.i += 1;
@@ -123,7 +133,7 @@ pub(crate) fn scan(b: &[u8]) -> Result<ViaScan, HeaderProblem> {
         {
             c.i += 1;
         }
-        if classify_host_name(&b[host_start..c.i]).is_none() {
+        if c.i == host_start || (depth == Depth::Full && classify_host_name(&b[host_start..c.i]).is_none()) {
             return Err(HeaderProblem::Uri(UriProblem::Host));
         }
     }
@@ -170,7 +180,9 @@ pub(crate) fn scan(b: &[u8]) -> Result<ViaScan, HeaderProblem> {
         } else {
             None
         };
-        check_param(&b[name.clone()], value.as_ref().map(|v| &b[v.clone()]))?;
+        if depth == Depth::Full {
+            check_param(&b[name.clone()], value.as_ref().map(|v| &b[v.clone()]))?;
+        }
         if branch.is_none() && b[name].eq_ignore_ascii_case(b"branch") {
             branch = value;
         }
@@ -243,7 +255,7 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one Via value (one element of the comma-separated list).
     pub fn parse(s: &'a str) -> Result<Via<'a>, HeaderProblem> {
-        let v = scan(s.as_bytes())?;
+        let v = scan(s.as_bytes(), Depth::Full)?;
         if v.end != s.len() {
             return Err(HeaderProblem::TrailingCharacters);
         }
@@ -371,7 +383,7 @@ mod tests {
     #[test]
     fn scan_stops_at_the_next_value() {
         let s = "SIP/2.0/UDP a.example.com;branch=z9hG4bK1 , SIP/2.0/TCP b";
-        let v = scan(s.as_bytes()).unwrap();
+        let v = scan(s.as_bytes(), Depth::Full).unwrap();
         assert_eq!(&s[v.end..], ", SIP/2.0/TCP b");
         assert_eq!(&s[v.branch.unwrap()], "z9hG4bK1");
     }
