@@ -378,7 +378,6 @@ impl Message {
             pos = next;
         }
 
-        drop(next_line);
         // Every CR of the header section must end a line (RFC 3261 §7): a
         // bare CR could smuggle a line break past us to the next hop.
         let crs = memchr::memchr_iter(b'\r', &b[msg_start..body_start]).count();
