@@ -63,6 +63,9 @@ pub struct SipSection {
     pub idle_timeout_secs: u64,
     /// UDP receive buffer asked of the kernel, bytes.
     pub udp_recv_buffer_bytes: usize,
+    /// Answer UDP requests at their source address and port even when the
+    /// top Via has no `rport` (phones behind NAT; RFC 3581 behaviour for all).
+    pub force_rport: bool,
 }
 
 impl Default for SipSection {
@@ -78,6 +81,7 @@ impl Default for SipSection {
             connections_max: 20_000,
             idle_timeout_secs: 300,
             udp_recv_buffer_bytes: 8 << 20,
+            force_rport: true,
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct DispatchStats {
 
 pub(crate) struct Dispatch {
     pub(crate) opts: ParseOptions,
+    pub(crate) force_rport: bool,
     pub(crate) stateless: Core,
     pub(crate) shards: OnceLock<Vec<mpsc::Sender<ShardInput>>>,
     pub(crate) stats: Arc<DispatchStats>,
@@ -89,7 +90,7 @@ impl InboundHandler for Dispatch {
                     MessageBuilder::response(&msg, e.status(), Some(e.reason_phrase()), Some(&tag))
                         .build();
                 let _ = transports.send(Transmit {
-                    flow: response_flow(&msg, &flow),
+                    flow: response_flow(&msg, &flow, self.force_rport),
                     payload: reply,
                 });
                 return;
@@ -97,7 +98,7 @@ impl InboundHandler for Dispatch {
             if let Some(answer) = self.stateless.stateless_answer(&msg) {
                 self.stats.options_answered.fetch_add(1, Ordering::Relaxed);
                 let _ = transports.send(Transmit {
-                    flow: response_flow(&msg, &flow),
+                    flow: response_flow(&msg, &flow, self.force_rport),
                     payload: answer,
                 });
                 return;
@@ -117,7 +118,7 @@ impl InboundHandler for Dispatch {
                     .header(HeaderName::RetryAfter, "2")
                     .build();
                 let _ = transports.send(Transmit {
-                    flow: response_flow(&msg, &flow),
+                    flow: response_flow(&msg, &flow, self.force_rport),
                     payload: reply,
                 });
             }

@@ -85,6 +85,7 @@ impl Node {
                 limits,
                 accept_bare_lf: false,
             },
+            force_rport: config.sip.force_rport,
             stateless: Core::new(core_config(config, &listen), 0),
             shards: OnceLock::new(),
             stats: stats.clone(),
@@ -98,6 +99,7 @@ impl Node {
             t4: Duration::from_millis(config.transactions.t4_ms),
             trying_delay: Duration::from_millis(config.transactions.trying_delay_ms),
             transactions_max: (config.transactions.max / shard_count).max(1),
+            force_rport: config.sip.force_rport,
             ..tandem_transaction::Config::default()
         };
         let mut shards = Vec::with_capacity(shard_count);

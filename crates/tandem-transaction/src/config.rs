@@ -23,6 +23,9 @@ pub struct Config {
     pub transactions_max: usize,
     /// The Retry-After value, in seconds, of that 503.
     pub overload_retry_after_secs: u32,
+    /// Answer UDP requests at their source address and port even without
+    /// `rport` (see [`crate::response_flow`]).
+    pub force_rport: bool,
 }
 
 impl Default for Config {
@@ -34,6 +37,7 @@ impl Default for Config {
             trying_delay: Duration::from_millis(200),
             transactions_max: 200_000,
             overload_retry_after_secs: 5,
+            force_rport: false,
         }
     }
 }

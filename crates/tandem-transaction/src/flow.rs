@@ -122,10 +122,12 @@ pub struct Transmit {
 
 /// Where the responses to `request`, received on `flow`, go (RFC 3261
 /// §18.2.2 with RFC 3581 §4): on a connection, back over it; over UDP, to
-/// the source address when the top Via asks for `rport`, otherwise to the
-/// source IP (the `received` address) at the sent-by port, 5060 by default.
-pub fn response_flow(request: &Message, flow: &Flow) -> Flow {
-    if flow.transport.is_reliable() {
+/// the source address when the top Via asks for `rport` (or `force_rport`
+/// says to act as if it did, as most PBXs do for phones behind NAT),
+/// otherwise to the source IP (the `received` address) at the sent-by
+/// port, 5060 by default.
+pub fn response_flow(request: &Message, flow: &Flow, force_rport: bool) -> Flow {
+    if flow.transport.is_reliable() || force_rport {
         return *flow;
     }
     match request.top_via() {

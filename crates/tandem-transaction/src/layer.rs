@@ -232,7 +232,7 @@ impl TransactionLayer {
             self.events.push_back(Event::Ack { request, flow });
             return;
         }
-        let reply_flow = response_flow(&request, &flow);
+        let reply_flow = response_flow(&request, &flow, self.config.force_rport);
         if !self.accepting || self.txs.len() >= self.config.transactions_max {
             self.stats.overload_rejections += 1;
             let retry = self.config.overload_retry_after_secs.to_string();

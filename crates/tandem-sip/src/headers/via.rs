@@ -124,7 +124,9 @@ pub(crate) fn scan(b: &[u8], depth: Depth) -> Result<ViaScan, HeaderProblem> {
         while c.i < b.len() && b[c.i] != b']' {
             c.i += 1;
         }
-        if c.i >= b.len() || (depth == Depth::Full && parse_ipv6(ascii(&b[host_start + 1..c.i])).is_none()) {
+        if c.i >= b.len()
+            || (depth == Depth::Full && parse_ipv6(ascii(&b[host_start + 1..c.i])).is_none())
+        {
             return Err(HeaderProblem::Uri(UriProblem::Host));
         }
         c.i += 1;
@@ -133,7 +135,9 @@ pub(crate) fn scan(b: &[u8], depth: Depth) -> Result<ViaScan, HeaderProblem> {
         {
             c.i += 1;
         }
-        if c.i == host_start || (depth == Depth::Full && classify_host_name(&b[host_start..c.i]).is_none()) {
+        if c.i == host_start
+            || (depth == Depth::Full && classify_host_name(&b[host_start..c.i]).is_none())
+        {
             return Err(HeaderProblem::Uri(UriProblem::Host));
         }
     }

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `tandem` binary: real processes on loopback,
+//! real peers (SIPp), real TLS and WebSocket clients.
+#![allow(unreachable_pub)]
+
+mod node;
+mod run_options;
+mod shutdown;
+mod tls_ws;
+mod wire;
