@@ -4,6 +4,10 @@
 //! loopback ports, child processes that are stopped when dropped, SIPp runs
 //! and test certificates.
 
+// Process helpers wait on real time; only the pure crates are held to
+// injected time.
+#![allow(clippy::disallowed_methods)]
+
 pub mod certs;
 pub mod golden;
 pub mod ports;

@@ -75,7 +75,7 @@ fn parse_stats(csv: &str, output: String) -> SippResult {
             ..SippResult::default()
         };
     };
-    let Some(last) = lines.last() else {
+    let Some(last) = lines.next_back() else {
         return SippResult {
             output,
             ..SippResult::default()

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `tandem` binary: real processes on loopback,
 //! real peers (SIPp), real TLS and WebSocket clients.
 #![allow(unreachable_pub)]
+// End-to-end tests measure real time.
+#![allow(clippy::disallowed_methods)]
 
 mod node;
 mod run_options;
