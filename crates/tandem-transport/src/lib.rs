@@ -102,9 +102,15 @@ pub async fn start(
             handler,
         }),
     };
+    // Several readers per socket: SO_REUSEPORT spreads different sources
+    // over the sockets, and several readers spread one busy source (a
+    // trunk, a load generator) over the cores.
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
     for sockets in transports.inner.udp.values() {
         for s in sockets {
-            tokio::spawn(udp::recv_loop(transports.clone(), s.clone()));
+            for _ in 0..readers {
+                tokio::spawn(udp::recv_loop(transports.clone(), s.clone()));
+            }
         }
     }
     for (listener, transport) in tcp {
