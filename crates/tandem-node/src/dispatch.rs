@@ -73,7 +73,7 @@ impl Dispatch {
 
 impl InboundHandler for Dispatch {
     fn on_message(&self, transports: &Transports, inbound: Inbound) {
-        let msg = match Message::parse(inbound.bytes.clone(), &self.opts) {
+        let mut msg = match Message::parse(inbound.bytes.clone(), &self.opts) {
             Ok(m) => m,
             Err(e) => return self.refuse_malformed(transports, &inbound, &e),
         };
@@ -95,6 +95,9 @@ impl InboundHandler for Dispatch {
                 });
                 return;
             }
+            // RFC 3581 §4 / RFC 3261 §18.2.1: record where the request
+            // really came from in its top Via; responses copy it back.
+            let _ = msg.set_via_received(flow.remote.ip(), flow.remote.port());
             if let Some(answer) = self.stateless.stateless_answer(&msg) {
                 self.stats.options_answered.fetch_add(1, Ordering::Relaxed);
                 let _ = transports.send(Transmit {

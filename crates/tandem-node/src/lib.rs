@@ -142,6 +142,26 @@ impl Node {
         &self.transports
     }
 
+    /// Logs what the node did, for the operator reading the last lines.
+    pub fn log_totals(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let d = &self.stats;
+        let t = self.transports.stats();
+        tracing::info!(
+            received = t.received.load(Relaxed),
+            sent = t.sent.load(Relaxed),
+            send_errors = t.send_errors.load(Relaxed),
+            malformed_answered = d.malformed_answered.load(Relaxed),
+            malformed_dropped = d.malformed_dropped.load(Relaxed),
+            options_answered = d.options_answered.load(Relaxed),
+            shard_overload = d.shard_overload.load(Relaxed),
+            connections_accepted = t.connections_accepted.load(Relaxed),
+            connections_refused = t.connections_refused.load(Relaxed),
+            framing_errors = t.framing_errors.load(Relaxed),
+            "totals"
+        );
+    }
+
     /// Graceful shutdown: stop accepting connections, answer new requests
     /// with 503, let live transactions finish (up to the grace period),
     /// then stop every listener and shard. Returns whether every
@@ -162,6 +182,7 @@ impl Node {
         };
         let clean = tokio::time::timeout(self.grace, all).await.is_ok();
         self.transports.stop();
+        self.log_totals();
         for t in &self.tasks {
             t.abort();
         }

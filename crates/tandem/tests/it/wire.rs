@@ -172,3 +172,31 @@ fn tcp_keepalive_ping_gets_a_pong() {
     s.read_exact(&mut pong).unwrap();
     assert_eq!(&pong, b"\r\n");
 }
+
+#[test]
+fn ipv6_listener_answers_and_fills_in_rport() {
+    let probe = std::net::UdpSocket::bind("[::1]:0");
+    if probe.is_err() {
+        eprintln!("skipping: no IPv6 loopback here");
+        return;
+    }
+    let port = ports::free_port();
+    let _tandem = node::start(&["--listen", &format!("udp:[::1]:{port}")]);
+    let socket = UdpSocket::bind("[::1]:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let msg = format!(
+        "OPTIONS sip:[::1]:{port} SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:9;branch=z9hG4bKv6;rport\r\nMax-Forwards: 70\r\nFrom: <sip:a@[::1]>;tag=6\r\nTo: <sip:[::1]>\r\nCall-ID: v6\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    socket
+        .send_to(msg.as_bytes(), format!("[::1]:{port}"))
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = socket.recv_from(&mut buf).expect("answer over IPv6");
+    let m = Message::parse(buf[..n].to_vec(), &ParseOptions::default()).unwrap();
+    assert_eq!(m.status(), Some(200));
+    let via = m.top_via().unwrap();
+    assert_eq!(via.rport(), Some(Some(socket.local_addr().unwrap().port())));
+    assert_eq!(via.received(), Some("::1".parse().unwrap()));
+}
