@@ -95,11 +95,12 @@ PY
 
 # find_max SCENARIO PORT SECONDS RATES... -> prints the highest clean rate
 # (all calls successful, none failed, no retransmission, achieved >= 95%).
+# SIPP_ARGS (an array, optional) is passed to every step.
 find_max() {
   local scenario=$1 port=$2 secs=$3; shift 3
   local best=0 rate
   for rate in "$@"; do
-    read -r ok failed retr achieved < <(sipp_step "$scenario" "$port" "$rate" "$secs")
+    read -r ok failed retr achieved < <(sipp_step "$scenario" "$port" "$rate" "$secs" "${SIPP_ARGS[@]:-}")
     local want=$((rate * secs))
     echo "    rate $rate/s: successful $ok/$want failed $failed retransmissions $retr achieved ${achieved}/s" >&2
     if [ "$ok" -eq "$want" ] && [ "$failed" -eq 0 ] && [ "$retr" -eq 0 ] && [ "$achieved" -ge $((rate * 95 / 100)) ]; then

@@ -52,6 +52,9 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
+        if self.storage.path.is_relative() {
+            self.storage.path = base.join(&self.storage.path);
+        }
         if let Some(tls) = &mut self.tls {
             resolve(&mut tls.certificate);
             resolve(&mut tls.private_key);

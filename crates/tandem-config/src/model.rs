@@ -19,6 +19,16 @@ pub struct Config {
     pub tls: Option<TlsSection>,
     /// `[transactions]`
     pub transactions: TransactionsSection,
+    /// `[pbx]`
+    pub pbx: PbxSection,
+    /// `[registrar]`
+    pub registrar: RegistrarSection,
+    /// `[auth]`
+    pub auth: AuthSection,
+    /// `[storage]`
+    pub storage: StorageSection,
+    /// `[[extensions]]`: extensions created or updated at start.
+    pub extensions: Vec<ExtensionEntry>,
     /// The file this came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -125,7 +135,125 @@ impl Default for TransactionsSection {
     }
 }
 
+/// `[pbx]`: the SIP domain.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PbxSection {
+    /// The SIP domain users register in (`1000@domain`); also answered for.
+    pub domain: Option<String>,
+    /// The digest realm (default: the domain, else `tandem`).
+    pub realm: Option<String>,
+    /// Seconds a forked INVITE may ring before tandem cancels it (Timer C).
+    pub ring_timeout_secs: Option<u64>,
+    /// Longest call kept without a BYE, seconds (then its dialog is dropped).
+    pub call_max_secs: Option<u64>,
+}
+
+/// `[registrar]`: expiry ranges and contact limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSection {
+    /// Expiry when the phone asks for none, seconds.
+    pub expires_default_secs: u32,
+    /// Shortest expiry accepted (shorter ones get 423 Interval Too Brief).
+    pub expires_min_secs: u32,
+    /// Longest expiry granted.
+    pub expires_max_secs: u32,
+    /// Most contacts per extension; the oldest make way.
+    pub contacts_per_aor_max: usize,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        RegistrarSection {
+            expires_default_secs: 3600,
+            expires_min_secs: 60,
+            expires_max_secs: 7200,
+            contacts_per_aor_max: 10,
+        }
+    }
+}
+
+/// `[auth]`: digest authentication and the blocking of password scanners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Algorithms offered, in order: `MD5`, `SHA-256`.
+    pub algorithms: Vec<String>,
+    /// How long a nonce stays valid, seconds (then `stale=true`).
+    pub nonce_lifetime_secs: u64,
+    /// Failed authentications from one address within the window that get it blocked (0: never).
+    pub failures_max: u32,
+    /// The window, seconds.
+    pub failures_window_secs: u64,
+    /// How long a blocked address stays blocked, seconds.
+    pub block_secs: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            nonce_lifetime_secs: 300,
+            failures_max: 20,
+            failures_window_secs: 60,
+            block_secs: 300,
+        }
+    }
+}
+
+/// `[storage]`: where state lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// `embedded` (one node, a database file) or `etcd` (a cluster).
+    pub backend: String,
+    /// The embedded database file (relative to the config file).
+    pub path: PathBuf,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            backend: "embedded".into(),
+            path: PathBuf::from("tandem.db"),
+        }
+    }
+}
+
+/// One `[[extensions]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionEntry {
+    /// The number (digits, or a token).
+    pub number: String,
+    /// The SIP password.
+    pub password: String,
+    /// Name shown to callees.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// The published demo passwords: `pw-<number>`.
+pub fn is_demo_password(number: &str, password: &str) -> bool {
+    password == format!("pw-{number}")
+}
+
 impl Config {
+    /// The SIP domain (default: the first configured domain, else the node name, else `tandem`).
+    pub fn domain(&self) -> String {
+        self.pbx
+            .domain
+            .clone()
+            .or_else(|| self.node.domains.first().cloned())
+            .unwrap_or_else(|| "tandem".into())
+    }
+
+    /// The digest realm.
+    pub fn realm(&self) -> String {
+        self.pbx.realm.clone().unwrap_or_else(|| self.domain())
+    }
+
     /// The listen addresses, parsed.
     pub fn listen_addrs(&self) -> Vec<ListenAddr> {
         self.sip
@@ -222,6 +350,78 @@ impl Config {
         }
         if self.node.shards == Some(0) {
             return Err(invalid("node.shards".into(), "must be at least 1".into()));
+        }
+        let r = &self.registrar;
+        if r.expires_min_secs == 0
+            || r.expires_min_secs > r.expires_default_secs
+            || r.expires_default_secs > r.expires_max_secs
+        {
+            return Err(invalid(
+                "registrar".into(),
+                format!(
+                    "need 0 < expires_min_secs ({}) <= expires_default_secs ({}) <= expires_max_secs ({})",
+                    r.expires_min_secs, r.expires_default_secs, r.expires_max_secs
+                ),
+            ));
+        }
+        if r.contacts_per_aor_max == 0 {
+            return Err(invalid(
+                "registrar.contacts_per_aor_max".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.auth.algorithms.is_empty() {
+            return Err(invalid(
+                "auth.algorithms".into(),
+                "offer at least one of \"MD5\", \"SHA-256\"".into(),
+            ));
+        }
+        for (i, a) in self.auth.algorithms.iter().enumerate() {
+            if !(a.eq_ignore_ascii_case("MD5") || a.eq_ignore_ascii_case("SHA-256")) {
+                return Err(invalid(
+                    format!("auth.algorithms[{i}]"),
+                    format!("{a:?} is not one of \"MD5\", \"SHA-256\""),
+                ));
+            }
+        }
+        if self.auth.nonce_lifetime_secs < 10 {
+            return Err(invalid(
+                "auth.nonce_lifetime_secs".into(),
+                "must be at least 10".into(),
+            ));
+        }
+        if !matches!(self.storage.backend.as_str(), "embedded" | "etcd") {
+            return Err(invalid(
+                "storage.backend".into(),
+                format!("{:?} is not \"embedded\" or \"etcd\"", self.storage.backend),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, e) in self.extensions.iter().enumerate() {
+            let key = format!("extensions[{i}]");
+            if e.number.is_empty()
+                || !e
+                    .number
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+            {
+                return Err(invalid(
+                    format!("{key}.number"),
+                    format!("{:?}: use digits, letters or - _ . +", e.number),
+                ));
+            }
+            if !seen.insert(e.number.clone()) {
+                return Err(invalid(
+                    format!("{key}.number"),
+                    format!("extension {} is listed twice", e.number),
+                ));
+            }
+            if e.password.len() < 4 {
+                return Err(invalid(
+                    format!("{key}.password"),
+                    "must be at least 4 characters".into(),
+                ));
+            }
         }
         Ok(())
     }

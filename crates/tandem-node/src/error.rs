@@ -9,6 +9,14 @@ pub enum Error {
     /// A transport could not be set up.
     #[error(transparent)]
     Transport(#[from] tandem_transport::Error),
+    /// The store cannot be opened or read.
+    #[error("store {backend}: {reason}")]
+    Store {
+        /// Which store.
+        backend: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Nothing to listen on.
     #[error("no listen address: give --listen (e.g. --listen udp:127.0.0.1:5060) or sip.listen in the config file")]
     NoListenAddress,

@@ -11,6 +11,9 @@ mod clock;
 mod dispatch;
 mod error;
 mod shard;
+mod state;
+
+pub use state::{extension_record, open_store};
 
 pub use dispatch::DispatchStats;
 pub use error::Error;
@@ -19,8 +22,12 @@ use dispatch::Dispatch;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tandem_config::Config;
-use tandem_pbx::{Core, CoreConfig, LocalIdentity};
+use tandem_pbx::{
+    Algorithm, Core, CoreConfig, FailureLimiter, LocalIdentity, NonceKeeper, RegistrarConfig,
+    Shared,
+};
 use tandem_sip::{Limits, ParseOptions};
+use tandem_store::{Replica, Store};
 use tandem_transaction::TransactionLayer;
 use tandem_transport::{ListenAddr, TlsFiles, TransportConfig, Transports};
 use tokio::sync::{mpsc, oneshot};
@@ -32,6 +39,8 @@ pub const SERVER: &str = concat!("tandem/", env!("CARGO_PKG_VERSION"));
 /// A running node.
 pub struct Node {
     transports: Transports,
+    shared: Arc<Shared>,
+    store: Arc<dyn Store>,
     shards: Vec<mpsc::Sender<ShardInput>>,
     tasks: Vec<JoinHandle<()>>,
     stats: Arc<DispatchStats>,
@@ -77,22 +86,37 @@ impl Node {
             limits: limits.clone(),
             ..TransportConfig::default()
         };
+        // State first: nothing is answered before the replica holds it.
+        let store = state::open_store(config)?;
+        let replica = Replica::shared();
+        let rev = state::bootstrap(&store, &replica, config).await?;
+        tokio::spawn(state::follow(store.clone(), replica.clone(), rev));
+        let shared = Arc::new(Shared {
+            replica,
+            nonces: NonceKeeper::new(clock::secret(), config.auth.nonce_lifetime_secs * 1000),
+            failures: FailureLimiter::new(
+                config.auth.failures_max,
+                config.auth.failures_window_secs * 1000,
+                config.auth.block_secs * 1000,
+            ),
+        });
+        let flow_secret = clock::secret();
         let stats = Arc::new(DispatchStats::default());
         // The identity needs the bound addresses, known only after binding:
-        // build the dispatcher lazily around a placeholder and fill it in.
+        // the dispatcher starts with the configured ones.
         let dispatch = Arc::new(Dispatch {
             opts: ParseOptions {
                 limits,
                 accept_bare_lf: false,
             },
             force_rport: config.sip.force_rport,
-            stateless: Core::new(core_config(config, &listen), 0),
+            stateless: Core::new(core_config(config, &listen, flow_secret), shared.clone(), 0),
             shards: OnceLock::new(),
             stats: stats.clone(),
         });
         let transports = tandem_transport::start(transport_config, dispatch.clone()).await?;
         let bound: Vec<ListenAddr> = transports.local_addrs().to_vec();
-        let core_cfg = core_config(config, &bound);
+        let core_cfg = core_config(config, &bound, flow_secret);
         let tx_config = tandem_transaction::Config {
             t1: Duration::from_millis(config.transactions.t1_ms),
             t2: Duration::from_millis(config.transactions.t2_ms),
@@ -106,20 +130,24 @@ impl Node {
         let mut tasks = Vec::with_capacity(shard_count);
         for _ in 0..shard_count {
             let (tx, rx) = mpsc::channel(4096);
-            let layer = TransactionLayer::new(tx_config.clone());
-            let core = Core::new(core_cfg.clone(), clock::seed());
-            tasks.push(tokio::spawn(shard::run(
+            let shard = shard::Shard {
                 rx,
-                transports.clone(),
-                layer,
-                core,
-            )));
+                tx: tx.clone(),
+                transports: transports.clone(),
+                layer: TransactionLayer::new(tx_config.clone()),
+                core: Core::new(core_cfg.clone(), shared.clone(), clock::seed()),
+                store: store.clone(),
+            };
+            tasks.push(tokio::spawn(shard::run(shard)));
             shards.push(tx);
         }
         let _ = dispatch.shards.set(shards.clone());
+        warn_demo_passwords(config, &bound, &shared);
         let grace = Duration::from_secs(config.node.shutdown_grace_secs.unwrap_or(32));
         Ok(Node {
             transports,
+            shared,
+            store,
             shards,
             tasks,
             stats,
@@ -135,6 +163,16 @@ impl Node {
     /// Receive-path counters.
     pub fn stats(&self) -> &DispatchStats {
         &self.stats
+    }
+
+    /// The shared state (replica, nonces), for tests and status.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// The transports, for their counters.
@@ -190,29 +228,92 @@ impl Node {
     }
 }
 
-/// The core's view of the node: its names are the configured domains, the
-/// host name, and every address it listens on (all local addresses when
-/// bound to a wildcard).
-fn core_config(config: &Config, listen: &[ListenAddr]) -> CoreConfig {
+/// Warns loudly when published demo passwords are reachable from a network.
+fn warn_demo_passwords(config: &Config, listen: &[ListenAddr], shared: &Shared) {
+    let exposed: Vec<&ListenAddr> = listen
+        .iter()
+        .filter(|l| !l.addr.ip().is_loopback())
+        .collect();
+    if exposed.is_empty() {
+        return;
+    }
+    let replica = shared.replica.read().unwrap_or_else(|p| p.into_inner());
+    let demo: Vec<&str> = replica
+        .extensions()
+        .into_iter()
+        .filter(|e| e.demo_password)
+        .map(|e| e.number.as_str())
+        .collect();
+    if demo.is_empty() {
+        return;
+    }
+    let line = "!".repeat(78);
+    let file = config
+        .source
+        .as_ref()
+        .map_or("the command line".into(), |p| p.display().to_string());
+    let addrs = exposed
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    tracing::warn!("{line}");
+    tracing::warn!("DEMO PASSWORDS ON A NETWORK ADDRESS: extensions {} use the published password pw-<number>,", demo.join(", "));
+    tracing::warn!(
+        "and tandem listens on {addrs} ({file}). Anyone who can reach it can register and call."
+    );
+    tracing::warn!(
+        "Change those passwords (tandem ext add NUMBER --password ...) or listen on loopback only."
+    );
+    tracing::warn!("{line}");
+}
+
+/// The core's view of the node: its names are the domain and configured
+/// domains, the node name, `localhost`, and every address it listens on
+/// (loopback when bound to a wildcard).
+fn core_config(config: &Config, listen: &[ListenAddr], flow_secret: [u8; 32]) -> CoreConfig {
     let mut hosts: Vec<String> = config.node.domains.clone();
+    hosts.push(config.domain());
     hosts.push("localhost".into());
     if let Some(name) = &config.node.name {
         hosts.push(name.clone());
     }
-    for l in listen {
-        if l.addr.ip().is_unspecified() {
-            hosts.push(if l.addr.is_ipv4() {
-                "127.0.0.1".into()
-            } else {
-                "::1".into()
-            });
-        } else {
-            hosts.push(l.addr.ip().to_string());
-        }
+    let advertise: Vec<(tandem_transaction::TransportKind, std::net::SocketAddr)> = listen
+        .iter()
+        .map(|l| {
+            let ip = match l.addr.ip() {
+                ip if !ip.is_unspecified() => ip,
+                std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            };
+            (l.transport, std::net::SocketAddr::new(ip, l.addr.port()))
+        })
+        .collect();
+    for (_, a) in &advertise {
+        hosts.push(a.ip().to_string());
     }
     let ports = listen.iter().map(|l| l.addr.port());
+    let algorithms = config
+        .auth
+        .algorithms
+        .iter()
+        .filter_map(|a| Algorithm::from_token(Some(a)))
+        .collect();
     CoreConfig {
         identity: LocalIdentity::new(hosts, ports),
         server: SERVER.into(),
+        node: config.node.name.clone().unwrap_or_else(|| "tandem".into()),
+        realm: config.realm(),
+        algorithms,
+        registrar: RegistrarConfig {
+            expires_default_secs: config.registrar.expires_default_secs,
+            expires_min_secs: config.registrar.expires_min_secs,
+            expires_max_secs: config.registrar.expires_max_secs,
+            contacts_per_aor_max: config.registrar.contacts_per_aor_max,
+        },
+        advertise,
+        flow_secret,
+        timer_c: Duration::from_secs(config.pbx.ring_timeout_secs.unwrap_or(180)),
+        call_max_secs: config.pbx.call_max_secs.unwrap_or(12 * 3600),
     }
 }

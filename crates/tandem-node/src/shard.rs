@@ -1,11 +1,14 @@
 //! A transaction shard: one task owning a transaction layer and a PBX core,
-//! fed the messages of the Call-IDs that hash to it and woken at its next
-//! timer. Its outputs go straight to the transports.
+//! fed the messages of the Call-IDs that hash to it, the outcomes of the
+//! core's commits, and woken at the earlier of its timers. Its outputs go
+//! straight to the transports; its durable writes go to the store on tasks
+//! of their own, so a slow commit never holds up other calls.
 
 use crate::clock;
-use std::time::Instant;
-use tandem_pbx::Core;
+use std::sync::Arc;
+use tandem_pbx::{Core, Effect, Now};
 use tandem_sip::Message;
+use tandem_store::{Rev, Store};
 use tandem_transaction::{Flow, TransactionLayer};
 use tandem_transport::Transports;
 use tokio::sync::{mpsc, oneshot};
@@ -16,19 +19,28 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) enum ShardInput {
     /// A parsed message.
     Message(Message, Flow),
+    /// A commit the core asked for finished.
+    Committed(u64, Result<Rev, tandem_store::Error>),
     /// Stop taking new requests; answer when no transaction is left.
     Drain(oneshot::Sender<()>),
 }
 
-pub(crate) async fn run(
-    mut rx: mpsc::Receiver<ShardInput>,
-    transports: Transports,
-    mut layer: TransactionLayer,
-    mut core: Core,
-) {
+pub(crate) struct Shard {
+    pub(crate) rx: mpsc::Receiver<ShardInput>,
+    pub(crate) tx: mpsc::Sender<ShardInput>,
+    pub(crate) transports: Transports,
+    pub(crate) layer: TransactionLayer,
+    pub(crate) core: Core,
+    pub(crate) store: Arc<dyn Store>,
+}
+
+pub(crate) async fn run(mut s: Shard) {
     let mut drained: Option<oneshot::Sender<()>> = None;
     loop {
-        let deadline = layer.poll_timeout();
+        let deadline = [s.layer.poll_timeout(), s.core.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -36,21 +48,25 @@ pub(crate) async fn run(
             }
         };
         tokio::select! {
-            input = rx.recv() => {
+            input = s.rx.recv() => {
                 let Some(input) = input else { break };
-                handle(input, &mut layer, &mut drained);
+                handle(&mut s, input, &mut drained);
                 // Take what else is queued before flushing, up to a bound.
                 for _ in 0..64 {
-                    match rx.try_recv() {
-                        Ok(input) => handle(input, &mut layer, &mut drained),
+                    match s.rx.try_recv() {
+                        Ok(input) => handle(&mut s, input, &mut drained),
                         Err(_) => break,
                     }
                 }
             }
-            _ = sleep => layer.handle_timeout(clock::now()),
+            _ = sleep => {
+                let now = clock::now_pair();
+                s.layer.handle_timeout(now.instant);
+                s.core.handle_timeout(now, &mut s.layer);
+            }
         }
-        flush(clock::now(), &mut layer, &mut core, &transports);
-        if layer.is_empty() {
+        flush(clock::now_pair(), &mut s);
+        if s.layer.is_empty() {
             if let Some(done) = drained.take() {
                 let _ = done.send(());
             }
@@ -58,30 +74,40 @@ pub(crate) async fn run(
     }
 }
 
-fn handle(
-    input: ShardInput,
-    layer: &mut TransactionLayer,
-    drained: &mut Option<oneshot::Sender<()>>,
-) {
+fn handle(s: &mut Shard, input: ShardInput, drained: &mut Option<oneshot::Sender<()>>) {
     match input {
-        ShardInput::Message(msg, flow) => layer.handle_message(clock::now(), msg, flow),
+        ShardInput::Message(msg, flow) => s.layer.handle_message(clock::now(), msg, flow),
+        ShardInput::Committed(token, result) => {
+            s.core
+                .on_committed(clock::now_pair(), token, result, &mut s.layer)
+        }
         ShardInput::Drain(done) => {
-            layer.set_accepting(false);
+            s.layer.set_accepting(false);
             *drained = Some(done);
         }
     }
 }
 
-/// Runs the core on every event and sends every transmit, until both queues are empty.
-fn flush(now: Instant, layer: &mut TransactionLayer, core: &mut Core, transports: &Transports) {
+/// Runs the core on every event, starts every commit, sends every
+/// transmit, until all queues are empty.
+fn flush(now: Now, s: &mut Shard) {
     loop {
         let mut progressed = false;
-        while let Some(event) = layer.poll_event() {
-            core.on_event(now, event, layer);
+        while let Some(event) = s.layer.poll_event() {
+            s.core.on_event(now, event, &mut s.layer);
             progressed = true;
         }
-        while let Some(t) = layer.poll_transmit() {
-            if let Err(e) = transports.send(t) {
+        while let Some(Effect::Commit { token, ops }) = s.core.poll_effect() {
+            let store = s.store.clone();
+            let back = s.tx.clone();
+            tokio::spawn(async move {
+                let result = store.commit(ops).await;
+                let _ = back.send(ShardInput::Committed(token, result)).await;
+            });
+            progressed = true;
+        }
+        while let Some(t) = s.layer.poll_transmit() {
+            if let Err(e) = s.transports.send(t) {
                 tracing::warn!("send failed: {e}");
             }
             progressed = true;

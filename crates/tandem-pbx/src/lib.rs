@@ -1,13 +1,22 @@
 //! # tandem-pbx: the PBX core
 //!
-//! The transaction user of a tandem node: what it answers and, as the PBX
-//! grows, the registrar, location service and stateful proxy. Pure: no
-//! sockets, no clock reads, randomness from a seeded generator, so the same
-//! code runs under tokio and in the deterministic simulator.
+//! The transaction user of a tandem node: registrar (RFC 3261 §10, RFC 3327,
+//! RFC 5626), digest authentication (RFC 2617, RFC 8760), stateful
+//! record-routing proxy with forking (RFC 3261 §16), call tracking and CDRs.
+//! Pure: no sockets, no clock reads, randomness from a seeded generator,
+//! durable writes requested as effects, so the same code runs under tokio
+//! and in the deterministic simulator.
 
+mod calls;
 pub mod capabilities;
 mod core;
+pub mod digest;
 mod identity;
+mod proxy;
+mod registrar;
+mod routing;
 
-pub use crate::core::{Core, CoreConfig, CoreStats};
+pub use crate::core::{Core, CoreConfig, CoreStats, Effect, Now, Shared};
+pub use digest::{Algorithm, FailureLimiter, NonceKeeper};
 pub use identity::LocalIdentity;
+pub use registrar::RegistrarConfig;

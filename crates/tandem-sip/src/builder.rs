@@ -76,6 +76,25 @@ impl MessageBuilder {
         b
     }
 
+    /// Replaces the reason phrase of a response's status line.
+    pub fn reason(mut self, reason: &str) -> MessageBuilder {
+        if !self.out.starts_with(b"SIP/2.0 ") {
+            return self;
+        }
+        let Some(eol) = memchr(b'\n', &self.out) else {
+            return self;
+        };
+        let code_end = 8 + 3;
+        let mut rebuilt = BytesMut::with_capacity(self.out.len() + reason.len());
+        rebuilt.put_slice(&self.out[..code_end]);
+        rebuilt.put_u8(b' ');
+        rebuilt.put_slice(reason.as_bytes());
+        rebuilt.put_slice(b"\r\n");
+        rebuilt.put_slice(&self.out[eol + 1..]);
+        self.out = rebuilt;
+        self
+    }
+
     fn raw_header(&mut self, name: &[u8], value: &[u8]) {
         self.out.put_slice(name);
         self.out.put_slice(b": ");

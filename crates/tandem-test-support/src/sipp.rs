@@ -28,36 +28,78 @@ pub fn available() -> bool {
     Command::new("sipp").arg("-v").output().is_ok()
 }
 
-/// Runs SIPp with `scenario` against `target` (`127.0.0.1:5060`), with
-/// `extra` arguments, killed if it runs longer than `limit`.
-pub fn run(scenario: &Path, target: &str, extra: &[&str], limit: Duration) -> SippResult {
+/// A SIPp running in the background (a UAS, or a UAC to wait for later).
+pub struct Running {
+    child: Option<std::process::Child>,
+    stats: PathBuf,
+    output: PathBuf,
+}
+
+/// Starts SIPp with `scenario` (against `target`, if it is a UAC) and
+/// `extra` arguments; it is killed after `limit` at the latest.
+pub fn spawn(scenario: &Path, target: Option<&str>, extra: &[&str], limit: Duration) -> Running {
     assert!(
         available(),
         "sipp is not installed: run scripts/test-deps.sh (Debian package sip-tester)"
     );
     let stats = tempfile_path("sipp-stats");
-    let out = Command::new("timeout")
-        .arg(format!("{}", limit.as_secs().max(1)))
+    let output = tempfile_path("sipp-out");
+    let out_file = std::fs::File::create(&output).expect("sipp output file");
+    let err_file = out_file.try_clone().expect("sipp output file");
+    let mut cmd = Command::new("timeout");
+    cmd.arg(format!("{}", limit.as_secs().max(1)))
         .arg("sipp")
         .arg("-sf")
-        .arg(scenario)
-        .arg(target)
-        .args(
-            ["-i", "127.0.0.1", "-nostdin", "-bg"]
-                .iter()
-                .filter(|a| **a != "-bg"),
-        )
+        .arg(scenario);
+    if let Some(t) = target {
+        cmd.arg(t);
+    }
+    cmd.args(["-i", "127.0.0.1", "-nostdin"])
         .args(extra)
         .args(["-trace_stat", "-stf"])
         .arg(&stats)
         .args(["-fd", "1"])
-        .output()
-        .expect("run sipp");
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    let csv = std::fs::read_to_string(&stats).unwrap_or_default();
-    let _ = std::fs::remove_file(&stats);
-    parse_stats(&csv, output)
+        .stdout(out_file)
+        .stderr(err_file);
+    let child = cmd.spawn().expect("run sipp");
+    Running {
+        child: Some(child),
+        stats,
+        output,
+    }
+}
+
+impl Running {
+    /// Waits for SIPp to finish and reads its statistics.
+    pub fn wait(mut self) -> SippResult {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        let csv = std::fs::read_to_string(&self.stats).unwrap_or_default();
+        let output = std::fs::read_to_string(&self.output).unwrap_or_default();
+        parse_stats(&csv, output)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM to `timeout`, which passes it on to SIPp.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(&self.stats);
+        let _ = std::fs::remove_file(&self.output);
+    }
+}
+
+/// Runs SIPp with `scenario` against `target` (`127.0.0.1:5060`), with
+/// `extra` arguments, killed if it runs longer than `limit`.
+pub fn run(scenario: &Path, target: &str, extra: &[&str], limit: Duration) -> SippResult {
+    spawn(scenario, Some(target), extra, limit).wait()
 }
 
 fn tempfile_path(prefix: &str) -> PathBuf {

@@ -15,6 +15,16 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a node.
     Run(RunArgs),
+    /// Manage extensions (in the store the config file names).
+    Ext {
+        #[command(subcommand)]
+        command: ExtCommand,
+    },
+    /// Call detail records.
+    Cdr {
+        #[command(subcommand)]
+        command: CdrCommand,
+    },
     /// Tools for looking at SIP messages by hand.
     Sip {
         #[command(subcommand)]
@@ -59,4 +69,76 @@ pub(crate) struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+}
+
+/// Where the state lives: the same config file the node runs with.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// Configuration file (TOML) naming the store.
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "tandem.toml")]
+    pub(crate) config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExtCommand {
+    /// Create an extension, or change its password and name.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The number, e.g. 1010.
+        number: String,
+        /// Its SIP password.
+        #[arg(long)]
+        password: String,
+        /// Name shown to callees.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List extensions and their registered contacts.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an extension and its registrations.
+    Rm {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The number.
+        number: String,
+    },
+}
+
+/// Output format of `cdr list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CdrFormat {
+    /// A table for people.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CdrCommand {
+    /// List call detail records, oldest first.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only calls from or to this extension.
+        #[arg(long)]
+        ext: Option<String>,
+        /// Only calls that ended at or after this Unix time (seconds).
+        #[arg(long)]
+        since: Option<u64>,
+        /// At most this many (the latest).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CdrFormat::Table)]
+        format: CdrFormat,
+    },
 }

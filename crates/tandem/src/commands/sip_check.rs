@@ -95,18 +95,18 @@ pub(crate) fn run(files: &[PathBuf], lf: bool) -> ExitCode {
         // rather than abort the whole run.
         let verdict = std::panic::catch_unwind(|| check(&bytes, lf));
         match verdict {
-            Ok(Verdict::Valid(summary)) => println!("{name}: valid {summary}"),
+            Ok(Verdict::Valid(summary)) => outln!("{name}: valid {summary}"),
             Ok(Verdict::InvalidRequest {
                 status,
                 reason,
                 error,
             }) => {
                 any_invalid = true;
-                println!("{name}: invalid {status} {reason}: {error}");
+                outln!("{name}: invalid {status} {reason}: {error}");
             }
             Ok(Verdict::Dropped { error }) => {
                 any_invalid = true;
-                println!("{name}: invalid drop (a response is never answered): {error}");
+                outln!("{name}: invalid drop (a response is never answered): {error}");
             }
             Err(_) => {
                 eprintln!("{name}: internal error: the parser panicked; please report this file");

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod node;
+mod pbx;
 mod run_options;
 mod shutdown;
 mod tls_ws;

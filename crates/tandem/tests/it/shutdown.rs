@@ -16,11 +16,14 @@ fn invite(n: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-fn final_status(socket: &UdpSocket) -> Option<u16> {
+/// The first final status for call `n` (retransmissions of answers to
+/// other calls are skipped).
+fn final_status(socket: &UdpSocket, n: u32) -> Option<u16> {
     let mut buf = vec![0u8; 65_536];
-    while let Ok((n, _)) = socket.recv_from(&mut buf) {
-        let m = Message::parse(buf[..n].to_vec(), &ParseOptions::default()).ok()?;
-        if m.status() != Some(100) {
+    let call_id = format!("shut-{n}");
+    while let Ok((len, _)) = socket.recv_from(&mut buf) {
+        let m = Message::parse(buf[..len].to_vec(), &ParseOptions::default()).ok()?;
+        if m.status() != Some(100) && m.call_id() == Some(call_id.as_str()) {
             return m.status();
         }
     }
@@ -44,17 +47,18 @@ fn sigterm_drains_then_exits_within_the_grace_period() {
         .unwrap();
     let target = format!("127.0.0.1:{port}");
 
-    // A live transaction: an INVITE answered with a final non-2xx that we
-    // never ACK keeps its server transaction waiting (Timer H, 32 s).
+    // A live transaction: an INVITE answered with a final non-2xx (407:
+    // there are no credentials) that we never ACK keeps its server
+    // transaction waiting (Timer H, 32 s).
     socket.send_to(&invite(1), &target).unwrap();
-    assert!(final_status(&socket).is_some_and(|s| s >= 400));
+    assert!(final_status(&socket, 1).is_some_and(|s| s >= 400));
 
     let stopped_at = Instant::now();
     tandem.signal(Signal::SIGTERM);
     tandem.wait_for_line("stopping", Duration::from_secs(5));
     // New requests during the drain: 503 with Retry-After.
     socket.send_to(&invite(2), &target).unwrap();
-    assert_eq!(final_status(&socket), Some(503));
+    assert_eq!(final_status(&socket, 2), Some(503));
 
     let status = tandem
         .wait_exit(Duration::from_secs(10))

@@ -1,0 +1,742 @@
+//! The stateful proxy (RFC 3261 §16): authentication of requests from
+//! extensions, location lookup, parallel forking with CANCEL of the other
+//! branches on 2xx, response aggregation (§16.7), Record-Route, loose
+//! routing of in-dialog requests, Timer C, and stateless forwarding of ACKs
+//! for 2xx and of responses no transaction knows (so that calls ringing
+//! through a node that died still connect).
+
+use crate::calls::CallTrack;
+use crate::capabilities;
+use crate::core::{Core, Now};
+use crate::routing::flow_of_record;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+use tandem_sip::{HeaderName, Message, Method, Uri};
+use tandem_store::Binding;
+use tandem_transaction::{Flow, TransactionLayer, TxId};
+
+/// A branch of a forked request.
+#[derive(Debug, Clone)]
+struct Branch {
+    tx: TxId,
+    /// The final status once it has one.
+    done: Option<u16>,
+    /// Whether a provisional response arrived (only then may a CANCEL go out).
+    provisional: bool,
+}
+
+/// The proxy's memory of one forwarded request.
+#[derive(Debug)]
+struct Context {
+    method: Method,
+    branches: Vec<Branch>,
+    /// The best final response so far (§16.7 step 6); `None` message for
+    /// synthesised ones (timeouts, transport errors).
+    best: Option<(u16, Option<Message>)>,
+    answered: bool,
+    final_sent: bool,
+    cancelled: bool,
+    timer_c: Option<Instant>,
+    call: Option<CallTrack>,
+}
+
+/// All live proxy contexts of a core.
+#[derive(Debug, Default)]
+pub(crate) struct ProxyState {
+    contexts: HashMap<TxId, Context>,
+    by_client: HashMap<TxId, TxId>,
+    timers: BTreeSet<(Instant, TxId)>,
+}
+
+impl ProxyState {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.iter().next().map(|(at, _)| *at)
+    }
+
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<TxId> {
+        let mut out = Vec::new();
+        while let Some(&(at, tx)) = self.timers.iter().next() {
+            if at > now {
+                break;
+            }
+            self.timers.remove(&(at, tx));
+            if self
+                .contexts
+                .get(&tx)
+                .is_some_and(|c| c.timer_c == Some(at))
+            {
+                out.push(tx);
+            }
+        }
+        out
+    }
+
+    /// Live contexts, for tests and metrics.
+    pub(crate) fn len(&self) -> usize {
+        self.contexts.len()
+    }
+}
+
+/// How good a final response is for aggregation: lower is better (6xx
+/// first, then the lowest class; RFC 3261 §16.7 step 6).
+fn rank(code: u16) -> u16 {
+    if code >= 600 {
+        0
+    } else {
+        code / 100
+    }
+}
+
+/// Methods that create dialogs and so are record-routed.
+fn creates_dialog(m: &Method) -> bool {
+    matches!(
+        m,
+        Method::Invite | Method::Subscribe | Method::Refer | Method::Notify
+    )
+}
+
+impl Core {
+    /// Live proxy contexts.
+    pub fn proxy_contexts(&self) -> usize {
+        self.proxy.len()
+    }
+
+    fn via_for(&mut self, flow: &Flow) -> Option<String> {
+        let addr = self.our_addr(flow.transport, Some(flow))?;
+        let branch: u64 = rand::Rng::random(&mut self.rng);
+        Some(format!(
+            "SIP/2.0/{} {};branch=z9hG4bK-td{branch:016x};rport",
+            flow.transport.via_token(),
+            Core::hostport(addr)
+        ))
+    }
+
+    /// Prepares `msg` for one hop and starts its client transaction.
+    fn send_branch(
+        &mut self,
+        now: Now,
+        mut msg: Message,
+        inbound: &Flow,
+        outbound: Flow,
+        record_route: bool,
+        layer: &mut TransactionLayer,
+    ) -> Option<TxId> {
+        if record_route {
+            for rr in self.record_routes(inbound, &outbound).into_iter().rev() {
+                msg.add_record_route(&rr);
+            }
+        }
+        let via = self.via_for(&outbound)?;
+        msg.push_via(&via).ok()?;
+        match layer.send_request(now.instant, msg, outbound) {
+            Ok(tx) => {
+                self.stats.forwarded += 1;
+                Some(tx)
+            }
+            Err(e) => {
+                tracing::warn!("cannot start a client transaction: {e}");
+                None
+            }
+        }
+    }
+
+    /// Routes a request that created server transaction `tx`.
+    pub(crate) fn route_request(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        request: Message,
+        flow: Flow,
+        layer: &mut TransactionLayer,
+    ) {
+        let method = request.method().cloned().unwrap_or(Method::Options);
+        if request.max_forwards() == Some(0) {
+            // RFC 3261 §16.3 step 3: OPTIONS may be answered, the rest get 483.
+            if method == Method::Options {
+                self.answer_options(now, tx, &request, layer);
+            } else {
+                self.reply(now, tx, 483, None, layer, |b| b);
+            }
+            return;
+        }
+        let mut msg = request.clone();
+        let (ours, token_flow) = self.pop_our_routes(&mut msg);
+        if msg.to_tag().is_some() {
+            // In-dialog: only dialogs we record-routed pass through us, so
+            // that nobody uses tandem as an open relay with a made-up tag.
+            if !ours {
+                self.reply(now, tx, 481, None, layer, |b| b);
+                return;
+            }
+            self.route_in_dialog(now, tx, msg, &request, flow, token_flow, layer);
+            return;
+        }
+        if msg.routes().next().is_some() {
+            // A pre-loaded route to somewhere else: no relaying (yet).
+            self.reply(
+                now,
+                tx,
+                403,
+                Some("Forbidden (Relaying Denied)"),
+                layer,
+                |b| b,
+            );
+            return;
+        }
+        let Some(Ok(uri)) = msg.request_uri() else {
+            self.reply(now, tx, 416, None, layer, |b| b);
+            return;
+        };
+        let Some(sip) = uri.as_sip().copied() else {
+            self.reply(now, tx, 416, None, layer, |b| b);
+            return;
+        };
+        if !self.config.identity.is_local_uri(&sip) {
+            // No trunks or foreign domains yet: refuse to relay.
+            self.reply(
+                now,
+                tx,
+                403,
+                Some("Forbidden (Relaying Denied)"),
+                layer,
+                |b| b,
+            );
+            return;
+        }
+        let Some(user) = sip.user.map(str::to_owned) else {
+            // Addressed to the node itself.
+            match method {
+                Method::Options => self.answer_options(now, tx, &request, layer),
+                _ => self.not_allowed(now, tx, layer),
+            }
+            return;
+        };
+        if method == Method::Options && !self.extension_exists(&user) {
+            self.reply(now, tx, 404, None, layer, |b| b);
+            return;
+        }
+        // Initial requests other than OPTIONS come from extensions that
+        // prove who they are (RFC 3261 §22.3).
+        let mut caller = None;
+        if method != Method::Options {
+            let Some(v) = self.authenticate(now, tx, &request, &flow, true, layer) else {
+                return;
+            };
+            let from_user = request
+                .from()
+                .and_then(Result::ok)
+                .and_then(|f| f.uri.as_sip().and_then(|u| u.user.map(str::to_owned)));
+            if from_user.as_deref() != Some(v.user.as_str()) {
+                self.reply(
+                    now,
+                    tx,
+                    403,
+                    Some("Forbidden (From Does Not Match Credentials)"),
+                    layer,
+                    |b| b,
+                );
+                return;
+            }
+            caller = Some(v.user);
+            strip_credentials(&mut msg, &self.config.realm);
+        }
+        let track = (method == Method::Invite).then(|| {
+            CallTrack::new(
+                &request,
+                caller.clone().unwrap_or_default(),
+                user.clone(),
+                now,
+            )
+        });
+        if !self.extension_exists(&user) {
+            self.reply(now, tx, 404, None, layer, |b| b);
+            if let Some(t) = track {
+                self.call_ended_unanswered(now, &t, 404, false);
+            }
+            return;
+        }
+        let bindings: Vec<Binding> = {
+            let replica = self
+                .shared
+                .replica
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            replica
+                .bindings(&user, now.unix_ms)
+                .into_iter()
+                .map(|(_, b)| b.clone())
+                .collect()
+        };
+        if bindings.is_empty() {
+            self.reply(now, tx, 480, None, layer, |b| b);
+            if let Some(t) = track {
+                self.call_ended_unanswered(now, &t, 480, false);
+            }
+            return;
+        }
+        msg.decrement_max_forwards();
+        let mut branches = Vec::new();
+        for b in &bindings {
+            let mut out = msg.clone();
+            if out.set_request_uri(&b.contact).is_err() {
+                continue;
+            }
+            // RFC 3327: the Path of the registration becomes the route set.
+            for p in b.path.iter().rev() {
+                out.prepend_header(HeaderName::Route, p);
+            }
+            let outbound = match b.path.first() {
+                Some(p) => parse_route_flow(self, p, now.unix_ms),
+                None => flow_of_record(&b.source),
+            };
+            let Some(outbound) = outbound else { continue };
+            if let Some(ctx) =
+                self.send_branch(now, out, &flow, outbound, creates_dialog(&method), layer)
+            {
+                branches.push(Branch {
+                    tx: ctx,
+                    done: None,
+                    provisional: false,
+                });
+            }
+        }
+        if branches.is_empty() {
+            self.reply(
+                now,
+                tx,
+                480,
+                Some("Temporarily Unavailable (No Reachable Contact)"),
+                layer,
+                |b| b,
+            );
+            if let Some(t) = track {
+                self.call_ended_unanswered(now, &t, 480, false);
+            }
+            return;
+        }
+        self.add_context(now, tx, method, branches, track);
+    }
+
+    fn add_context(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        method: Method,
+        branches: Vec<Branch>,
+        call: Option<CallTrack>,
+    ) {
+        for b in &branches {
+            self.proxy.by_client.insert(b.tx, tx);
+        }
+        let timer_c = (method == Method::Invite).then(|| now.instant + self.config.timer_c);
+        if let Some(at) = timer_c {
+            self.proxy.timers.insert((at, tx));
+        }
+        self.proxy.contexts.insert(
+            tx,
+            Context {
+                method,
+                branches,
+                best: None,
+                answered: false,
+                final_sent: false,
+                cancelled: false,
+                timer_c,
+                call,
+            },
+        );
+    }
+
+    fn extension_exists(&self, user: &str) -> bool {
+        self.shared
+            .replica
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .extension(user)
+            .is_some()
+    }
+
+    pub(crate) fn answer_options(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        request: &Message,
+        layer: &mut TransactionLayer,
+    ) {
+        self.stats.options_answered += 1;
+        let bytes = capabilities::options_ok(request, &self.config.server);
+        let _ = layer.respond(now.instant, tx, 200, bytes);
+    }
+
+    /// The flow to the next hop of an in-dialog or pre-routed request.
+    fn next_hop(
+        &self,
+        msg: &Message,
+        token_flow: Option<Flow>,
+        arrived: &Flow,
+        now_ms: u64,
+    ) -> Option<Flow> {
+        if let Some(tf) = token_flow {
+            let from_there = tf.transport == arrived.transport && tf.remote == arrived.remote;
+            if !from_there && msg.routes().next().is_none() {
+                return Some(tf);
+            }
+        }
+        let target = match msg.routes().next() {
+            Some(Ok(route)) => route.uri,
+            Some(Err(_)) => return None,
+            None => msg.request_uri()?.ok()?,
+        };
+        match target {
+            Uri::Sip(u) => self.flow_for_uri(&u, now_ms),
+            _ => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn route_in_dialog(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        mut msg: Message,
+        request: &Message,
+        flow: Flow,
+        token_flow: Option<Flow>,
+        layer: &mut TransactionLayer,
+    ) {
+        let method = msg.method().cloned().unwrap_or(Method::Options);
+        let Some(outbound) = self.next_hop(&msg, token_flow, &flow, now.unix_ms) else {
+            self.reply(
+                now,
+                tx,
+                404,
+                Some("Not Found (No Route To Target)"),
+                layer,
+                |b| b,
+            );
+            return;
+        };
+        msg.decrement_max_forwards();
+        if method == Method::Bye {
+            self.call_hung_up(now, request);
+        }
+        match self.send_branch(now, msg, &flow, outbound, false, layer) {
+            Some(branch) => self.add_context(
+                now,
+                tx,
+                method,
+                vec![Branch {
+                    tx: branch,
+                    done: None,
+                    provisional: false,
+                }],
+                None,
+            ),
+            None => self.reply(now, tx, 500, None, layer, |b| b),
+        }
+    }
+
+    /// Forwards an ACK for a 2xx (its own transaction-less request) along
+    /// the route set.
+    pub(crate) fn forward_ack(
+        &mut self,
+        now: Now,
+        request: Message,
+        flow: Flow,
+        layer: &mut TransactionLayer,
+    ) {
+        let mut msg = request;
+        let (ours, token_flow) = self.pop_our_routes(&mut msg);
+        if !ours {
+            // Not a dialog we record-routed: not ours to relay.
+            return;
+        }
+        let Some(outbound) = self.next_hop(&msg, token_flow, &flow, now.unix_ms) else {
+            return;
+        };
+        if msg.decrement_max_forwards().is_none() {
+            return;
+        }
+        let Some(via) = self.via_for(&outbound) else {
+            return;
+        };
+        if msg.push_via(&via).is_ok() {
+            layer.send_stateless(outbound, msg.to_bytes());
+        }
+    }
+
+    /// A response that matches no client transaction: if its top Via is
+    /// ours, pop it and send it to the next Via (RFC 3261 §16.7, §18.2.2).
+    pub(crate) fn forward_stray_response(
+        &mut self,
+        response: Message,
+        layer: &mut TransactionLayer,
+    ) {
+        let ours = response.top_via().is_some_and(|v| {
+            self.config.identity.is_local_host(&v.host)
+                && self
+                    .config
+                    .advertise
+                    .iter()
+                    .any(|(_, a)| Some(a.port()) == v.port || v.port.is_none())
+        });
+        if !ours {
+            return;
+        }
+        let mut msg = response;
+        msg.pop_via();
+        let Some(next) = msg.top_via() else { return };
+        let Some(transport) = tandem_transaction::TransportKind::from_token(next.transport) else {
+            return;
+        };
+        let ip = next.received().or_else(|| next.host.ip());
+        let Some(ip) = ip else { return };
+        let port = next
+            .rport()
+            .flatten()
+            .or(next.port)
+            .unwrap_or_else(|| crate::routing::default_port(transport));
+        let Some(local) = self.our_addr(transport, None) else {
+            return;
+        };
+        let flow = Flow {
+            transport,
+            remote: std::net::SocketAddr::new(ip, port),
+            local,
+            connection: None,
+        };
+        layer.send_stateless(flow, msg.to_bytes());
+    }
+
+    /// A response on one of our client transactions.
+    pub(crate) fn on_response(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        response: Message,
+        layer: &mut TransactionLayer,
+    ) {
+        let Some(&server) = self.proxy.by_client.get(&tx) else {
+            return;
+        };
+        let code = response.status().unwrap_or(500);
+        if code == 100 {
+            return;
+        }
+        let mut resp = response;
+        resp.pop_via();
+        if code < 200 {
+            if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
+                if let Some(b) = ctx.branches.iter_mut().find(|b| b.tx == tx) {
+                    b.provisional = true;
+                }
+                if let Some(old) = ctx.timer_c.take() {
+                    self.proxy.timers.remove(&(old, server));
+                    let at = now.instant + self.config.timer_c;
+                    ctx.timer_c = Some(at);
+                    self.proxy.timers.insert((at, server));
+                }
+            }
+            let _ = layer.respond(now.instant, server, code, resp.to_bytes());
+            return;
+        }
+        if (200..300).contains(&code) {
+            let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+                return;
+            };
+            if let Some(b) = ctx.branches.iter_mut().find(|b| b.tx == tx) {
+                b.done = Some(code);
+            }
+            let first = !ctx.answered;
+            ctx.answered = true;
+            ctx.final_sent = true;
+            let is_invite = ctx.method == Method::Invite;
+            let pending: Vec<TxId> = ctx
+                .branches
+                .iter()
+                .filter(|b| b.done.is_none())
+                .map(|b| b.tx)
+                .collect();
+            let call = ctx.call.clone();
+            // Every 2xx goes up, even a second one from another fork.
+            let _ = layer.respond(now.instant, server, code, resp.to_bytes());
+            if is_invite && first {
+                for p in pending {
+                    let _ = layer.cancel(now.instant, p);
+                }
+                if let (Some(call), Some(to_tag)) = (call, resp.to_tag()) {
+                    self.call_answered(now, &call, to_tag);
+                }
+            }
+            return;
+        }
+        self.branch_final(now, server, tx, code, Some(resp), layer);
+    }
+
+    /// A branch ended without a response (Timer B/F, transport error).
+    pub(crate) fn on_branch_failed(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        code: u16,
+        layer: &mut TransactionLayer,
+    ) {
+        if let Some(&server) = self.proxy.by_client.get(&tx) {
+            self.branch_final(now, server, tx, code, None, layer);
+        }
+    }
+
+    fn branch_final(
+        &mut self,
+        now: Now,
+        server: TxId,
+        tx: TxId,
+        code: u16,
+        resp: Option<Message>,
+        layer: &mut TransactionLayer,
+    ) {
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
+        if let Some(b) = ctx.branches.iter_mut().find(|b| b.tx == tx) {
+            if b.done.is_some() {
+                return;
+            }
+            b.done = Some(code);
+        }
+        let better = ctx
+            .best
+            .as_ref()
+            .is_none_or(|(best, _)| rank(code) < rank(*best));
+        if better {
+            ctx.best = Some((code, resp));
+        }
+        // A 6xx ends the search: cancel the other branches (§16.7 step 5).
+        if code >= 600 && !ctx.answered && !ctx.final_sent {
+            self.cancel_branches(now, server, layer);
+        }
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
+        let pending = ctx.branches.iter().any(|b| b.done.is_none());
+        if pending || ctx.answered || ctx.final_sent {
+            return;
+        }
+        ctx.final_sent = true;
+        let cancelled = ctx.cancelled;
+        let call = ctx.call.clone();
+        let (mut best_code, best_msg) = ctx.best.take().unwrap_or((480, None));
+        if let Some(at) = ctx.timer_c.take() {
+            self.proxy.timers.remove(&(at, server));
+        }
+        // §16.7 step 6: a 503 must not travel upstream as 503.
+        if best_code == 503 {
+            best_code = 500;
+        }
+        match best_msg {
+            Some(m) if m.status() == Some(best_code) => {
+                let _ = layer.respond(now.instant, server, best_code, m.to_bytes());
+            }
+            _ => self.reply(now, server, best_code, None, layer, |b| b),
+        }
+        if let Some(call) = call {
+            self.call_ended_unanswered(now, &call, best_code, cancelled);
+        }
+    }
+
+    /// CANCEL matched server transaction `server`: cancel its branches.
+    /// Returns false if the proxy has no context for it.
+    pub(crate) fn cancel_context(
+        &mut self,
+        now: Now,
+        server: TxId,
+        layer: &mut TransactionLayer,
+    ) -> bool {
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return false;
+        };
+        if ctx.answered {
+            return true;
+        }
+        ctx.cancelled = true;
+        self.cancel_branches(now, server, layer);
+        true
+    }
+
+    /// Cancels every branch still pending. Branches that answered with a
+    /// provisional get a CANCEL (RFC 3261 §9.1); the silent ones may not
+    /// be sent one yet, so they are ended here with a local 487 (their
+    /// transaction still sends the CANCEL if a provisional comes late), and
+    /// the caller is not kept waiting for a phone that never answered.
+    fn cancel_branches(&mut self, now: Now, server: TxId, layer: &mut TransactionLayer) {
+        let Some(ctx) = self.proxy.contexts.get(&server) else {
+            return;
+        };
+        let pending: Vec<(TxId, bool)> = ctx
+            .branches
+            .iter()
+            .filter(|b| b.done.is_none())
+            .map(|b| (b.tx, b.provisional))
+            .collect();
+        for (tx, provisional) in pending {
+            let _ = layer.cancel(now.instant, tx);
+            if !provisional {
+                self.branch_final(now, server, tx, 487, None, layer);
+            }
+        }
+    }
+
+    /// Timer C fired for `server`: cancel what still rings (RFC 3261 §16.8).
+    pub(crate) fn timer_c(&mut self, now: Now, server: TxId, layer: &mut TransactionLayer) {
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
+        ctx.timer_c = None;
+        self.cancel_branches(now, server, layer);
+    }
+
+    /// A transaction ended: forget contexts whose server transaction ended.
+    pub(crate) fn on_terminated(&mut self, tx: TxId) {
+        if let Some(ctx) = self.proxy.contexts.remove(&tx) {
+            for b in ctx.branches {
+                self.proxy.by_client.remove(&b.tx);
+            }
+            if let Some(at) = ctx.timer_c {
+                self.proxy.timers.remove(&(at, tx));
+            }
+        }
+    }
+}
+
+/// Removes the Proxy-Authorization credentials meant for our realm: they
+/// must not travel further (RFC 3261 §22.3).
+fn strip_credentials(msg: &mut Message, realm: &str) {
+    let others: Vec<String> = msg
+        .auth_headers(HeaderName::ProxyAuthorization)
+        .flatten()
+        .filter(|a| a.param("realm").as_deref() != Some(realm))
+        .map(|a| {
+            format!(
+                "{} {}",
+                a.scheme,
+                a.params()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    msg.remove_headers(HeaderName::ProxyAuthorization);
+    for o in others {
+        msg.append_header(HeaderName::ProxyAuthorization, &o);
+    }
+}
+
+/// The flow to a Path or Route value (`<sip:...;lr>`).
+fn parse_route_flow(core: &Core, value: &str, now_ms: u64) -> Option<Flow> {
+    let na = tandem_sip::headers::NameAddr::parse(value).ok()?;
+    match na.uri {
+        Uri::Sip(u) => core.flow_for_uri(&u, now_ms),
+        _ => None,
+    }
+}
