@@ -7,6 +7,11 @@ set -euo pipefail
 # command -> Debian package. Extend this list when a test needs a new peer.
 declare -A NEEDS=(
   [sipp]=sip-tester
+  [baresip]=baresip-core
+  [chromium]=chromium
+  [ip]=iproute2
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()

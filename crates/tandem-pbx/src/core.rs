@@ -167,6 +167,11 @@ impl Core {
         token
     }
 
+    /// Commits asked for and not yet finished.
+    pub fn pending_commits(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The next durable write to perform.
     pub fn poll_effect(&mut self) -> Option<Effect> {
         if self.effects.is_empty() {

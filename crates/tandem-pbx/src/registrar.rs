@@ -46,6 +46,9 @@ pub(crate) struct PendingRegister {
     outbound: bool,
 }
 
+/// Most commits a core waits for at once before refusing new registrations.
+const PENDING_COMMITS_MAX: usize = 4096;
+
 /// Option tags the registrar and proxy understand (RFC 3261 §8.2.2.3).
 const UNDERSTOOD: [&str; 4] = ["path", "outbound", "gruu", "timer"];
 
@@ -112,6 +115,19 @@ impl Core {
             self.reply(now, tx, 420, None, layer, |b| {
                 b.header(HeaderName::Unsupported, &list)
             });
+            return;
+        }
+        // Overload: past a bound of commits in flight, shed load early with
+        // 503 rather than let answers arrive after the phone gave up.
+        if self.pending_commits() >= PENDING_COMMITS_MAX {
+            self.reply(
+                now,
+                tx,
+                503,
+                Some("Service Unavailable (Overloaded)"),
+                layer,
+                |b| b.header(HeaderName::RetryAfter, "2"),
+            );
             return;
         }
         let Some(verified) = self.authenticate(now, tx, &request, &flow, false, layer) else {

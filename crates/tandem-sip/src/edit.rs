@@ -128,16 +128,27 @@ impl Message {
         let entry = self.new_entry(HeaderName::RecordRoute, value);
         let at = self
             .first_index(HeaderName::RecordRoute)
-            .unwrap_or(self.headers.len());
+            .unwrap_or_else(|| self.new_header_position());
         self.headers.insert(at, entry);
         self.edited = true;
+    }
+
+    /// Where a header new to the message goes: before the Content-*
+    /// headers that conventionally close the header section.
+    fn new_header_position(&self) -> usize {
+        self.headers
+            .iter()
+            .position(|h| matches!(h.name, HeaderName::ContentLength | HeaderName::ContentType))
+            .unwrap_or(self.headers.len())
     }
 
     /// Adds a header value above the existing ones of the same name (Route,
     /// Path: order matters), or at the end if there are none.
     pub fn prepend_header(&mut self, name: HeaderName, value: &str) {
         let entry = self.new_entry(name, value);
-        let at = self.first_index(name).unwrap_or(self.headers.len());
+        let at = self
+            .first_index(name)
+            .unwrap_or_else(|| self.new_header_position());
         self.headers.insert(at, entry);
         self.edited = true;
     }
@@ -145,7 +156,8 @@ impl Message {
     /// Appends a header field after all others.
     pub fn append_header(&mut self, name: HeaderName, value: &str) {
         let entry = self.new_entry(name, value);
-        self.headers.push(entry);
+        let at = self.new_header_position();
+        self.headers.insert(at, entry);
         self.edited = true;
     }
 

@@ -4,6 +4,8 @@
 // End-to-end tests measure real time.
 #![allow(clippy::disallowed_methods)]
 
+mod baresip;
+mod browser;
 mod node;
 mod pbx;
 mod run_options;
