@@ -85,22 +85,10 @@ pub(crate) async fn bootstrap(
     if !ops.is_empty() {
         let count = ops.len();
         rev = store.commit(ops.clone()).await.map_err(unavailable)?;
-        let mut r = replica.write().unwrap_or_else(|p| p.into_inner());
-        for op in ops {
-            if let Op::Put {
-                key,
-                value,
-                expires_at_ms,
-            } = op
-            {
-                r.apply(&tandem_store::Change::Put(tandem_store::Record {
-                    key,
-                    value,
-                    rev,
-                    expires_at_ms,
-                }));
-            }
-        }
+        replica
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply_ops(&ops, rev);
         tracing::info!(
             count,
             "extensions from the config file written to the store"

@@ -8,7 +8,7 @@ use crate::routing::flow_record;
 use tandem_sip::builder::MessageBuilder;
 use tandem_sip::headers::Contact;
 use tandem_sip::{HeaderName, Message};
-use tandem_store::{binding_key, contact_identity, Binding, Change, Op, Record, Rev};
+use tandem_store::{binding_key, contact_identity, Binding, Op, Rev};
 use tandem_transaction::{Flow, TransactionLayer, TxId};
 
 /// Registrar settings.
@@ -384,24 +384,8 @@ impl Core {
 /// Applies a committed batch to the replica at once, so that the next
 /// request sees it before the watch brings it back.
 pub(crate) fn apply_ops(replica: &tandem_store::SharedReplica, ops: &[Op], rev: Rev) {
-    let mut r = replica.write().unwrap_or_else(|p| p.into_inner());
-    for op in ops {
-        let change = match op {
-            Op::Put {
-                key,
-                value,
-                expires_at_ms,
-            } => Change::Put(Record {
-                key: key.clone(),
-                value: value.clone(),
-                rev,
-                expires_at_ms: *expires_at_ms,
-            }),
-            Op::Delete { key } => Change::Delete {
-                key: key.clone(),
-                rev,
-            },
-        };
-        r.apply(&change);
-    }
+    replica
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .apply_ops(ops, rev);
 }

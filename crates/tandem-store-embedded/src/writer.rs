@@ -18,13 +18,13 @@ use crate::clock::now_ms;
 use crate::schema::{self, KIND_DELETE, KIND_PUT};
 use crate::watch::WatchMsg;
 use crate::Options;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
-use tandem_store::{Error, Op, Rev};
+use tandem_store::{Error, Expect, Op, Rev};
 use tokio::sync::oneshot;
 
 /// The longest key accepted, in bytes. Keys are small by design (see
@@ -243,12 +243,13 @@ fn apply(conn: &Connection, path: &str, rev: i64, ops: &[Op]) -> Result<(), Erro
     let last: Option<HashMap<&str, usize>> = (ops.len() > 1).then(|| {
         ops.iter()
             .enumerate()
-            .map(|(i, op)| (op_key(op), i))
+            .filter(|(_, op)| !matches!(op, Op::Require { .. }))
+            .map(|(i, op)| (op.key(), i))
             .collect()
     });
     for (i, op) in ops.iter().enumerate() {
         validate(op)?;
-        let key = op_key(op);
+        let key = op.key();
         let logged = last.as_ref().is_none_or(|m| m.get(key) == Some(&i));
         match op {
             Op::Put {
@@ -281,19 +282,34 @@ fn apply(conn: &Connection, path: &str, rev: i64, ops: &[Op]) -> Result<(), Erro
                     log(conn, rev, key, KIND_DELETE).map_err(sql)?;
                 }
             }
+            Op::Require { key, expect } => {
+                // Conditions see the batch's own earlier ops: they run in
+                // its savepoint. An expired record not yet swept counts as
+                // absent, as it does for snapshots.
+                let now = schema::to_sql(now_ms());
+                let current: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT rev FROM kv WHERE key = ?1
+                           AND (expires_at_ms IS NULL OR expires_at_ms > ?2)",
+                    )
+                    .and_then(|mut s| s.query_row(params![key, now], |row| row.get(0)).optional())
+                    .map_err(sql)?;
+                let holds = match (expect, current) {
+                    (Expect::Absent, None) | (Expect::Present, Some(_)) => true,
+                    (Expect::Rev(want), Some(have)) => schema::from_sql(have) == *want,
+                    _ => false,
+                };
+                if !holds {
+                    return Err(Error::Conflict { key: key.clone() });
+                }
+            }
         }
     }
     Ok(())
 }
 
-fn op_key(op: &Op) -> &str {
-    match op {
-        Op::Put { key, .. } | Op::Delete { key } => key,
-    }
-}
-
 fn validate(op: &Op) -> Result<(), Error> {
-    let key = op_key(op);
+    let key = op.key();
     let refuse = |reason: String| {
         Err(Error::Invalid {
             key: key.to_owned(),

@@ -37,6 +37,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A commit's condition ([`crate::Op::Require`]) did not hold: nothing
+    /// was written.
+    #[error("condition on {key:?} did not hold")]
+    Conflict {
+        /// The key whose condition failed.
+        key: String,
+    },
     /// The store was closed.
     #[error("store closed")]
     Closed,

@@ -93,6 +93,31 @@ impl Replica {
         }
     }
 
+    /// Applies a batch this node committed at revision `rev`, at once, so
+    /// that the next request sees it before the watch brings it back.
+    pub fn apply_ops(&mut self, ops: &[crate::Op], rev: Rev) {
+        for op in ops {
+            let change = match op {
+                crate::Op::Put {
+                    key,
+                    value,
+                    expires_at_ms,
+                } => Change::Put(Record {
+                    key: key.clone(),
+                    value: value.clone(),
+                    rev,
+                    expires_at_ms: *expires_at_ms,
+                }),
+                crate::Op::Delete { key } => Change::Delete {
+                    key: key.clone(),
+                    rev,
+                },
+                crate::Op::Require { .. } => continue,
+            };
+            self.apply(&change);
+        }
+    }
+
     /// Loads a snapshot's records (after [`Replica::clear`]).
     pub fn load(&mut self, rev: Rev, records: &[Record]) {
         for r in records {

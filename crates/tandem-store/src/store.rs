@@ -38,6 +38,35 @@ pub enum Op {
         /// The key.
         key: String,
     },
+    /// A condition: the whole commit fails with [`crate::Error::Conflict`]
+    /// unless `key` is as expected when it is applied. This is how exactly
+    /// one node writes a call's CDR, or adopts a dead node's call.
+    Require {
+        /// The key.
+        key: String,
+        /// What it must be.
+        expect: Expect,
+    },
+}
+
+/// What a [`Op::Require`] expects of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The key does not exist.
+    Absent,
+    /// The key exists.
+    Present,
+    /// The key exists and was last changed at this revision.
+    Rev(Rev),
+}
+
+impl Op {
+    /// The key the op is about.
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Put { key, .. } | Op::Delete { key } | Op::Require { key, .. } => key,
+        }
+    }
 }
 
 /// A change seen by a watch.

@@ -15,10 +15,14 @@
 //!   that withdraws the address after tandem is killed.
 //!
 //! Crates: `rtnetlink` (the rust-netlink project's maintained async
-//! netlink client) for addresses, `pnet_datalink` for the `AF_PACKET`
-//! socket that sends the announcement frames behind a safe API (the
-//! workspace forbids `unsafe`; see [`announce`](crate::AnnounceSchedule)'s
-//! module). Frames are built by hand in a private module with unit tests.
+//! netlink client) for addresses;
+//! `pnet_datalink` for the `AF_PACKET` socket (`packet(7)`) that sends the
+//! announcement frames. The workspace forbids `unsafe`, and neither
+//! `socket2` nor `nix` can build the `sockaddr_ll` a packet socket must be
+//! bound to without it, whereas `pnet_datalink::channel` binds one to an
+//! interface index behind a safe API. The frames themselves are a few fixed
+//! bytes, built by hand (with unit tests) rather than with `pnet_packet`'s
+//! proc-macro machinery.
 //!
 //! Namespaces: every socket is opened on the calling thread, so a thread
 //! that joined another network namespace with `setns(2)` (as the

@@ -192,6 +192,96 @@ async fn a_failing_batch_leaves_nothing_and_spends_no_revision() {
 }
 
 #[tokio::test]
+async fn conditions_gate_the_whole_batch() {
+    use tandem_store::Expect;
+    let dir = TempDir::new("require");
+    let store = open(&dir.db());
+    let require = |key: &str, expect| Op::Require {
+        key: key.into(),
+        expect,
+    };
+    // Claim an owner key only if nobody has: the first wins, the second is
+    // refused with the key named, and nothing of its batch is written.
+    let won = store
+        .commit(vec![
+            require("own/c1", Expect::Absent),
+            put("own/c1", "node-a"),
+        ])
+        .await
+        .unwrap();
+    let lost = store
+        .commit(vec![
+            require("own/c1", Expect::Absent),
+            put("own/c1", "node-b"),
+            put("ext/x", "1"),
+        ])
+        .await;
+    assert!(
+        matches!(lost, Err(Error::Conflict { ref key }) if key == "own/c1"),
+        "{lost:?}"
+    );
+
+    // Compare-and-set on the revision the winner got.
+    let stale = store
+        .commit(vec![
+            require("own/c1", Expect::Rev(won + 7)),
+            put("own/c1", "node-c"),
+        ])
+        .await;
+    assert!(matches!(stale, Err(Error::Conflict { .. })));
+    let moved = store
+        .commit(vec![
+            require("own/c1", Expect::Rev(won)),
+            put("own/c1", "node-c"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(moved, won + 1, "refused batches spend no revision");
+
+    // Present: write the CDR only while the dialog exists; a condition sees
+    // the batch's own earlier ops.
+    assert!(matches!(
+        store
+            .commit(vec![require("dlg/1", Expect::Present), put("cdr/1", "x")])
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    store
+        .commit(vec![
+            put("dlg/1", "d"),
+            require("dlg/1", Expect::Present),
+            put("cdr/1", "x"),
+        ])
+        .await
+        .unwrap();
+    // An expired record counts as absent before the sweeper gets to it.
+    store
+        .commit(vec![put_expiring("dlg/2", "d", now_ms() - 1)])
+        .await
+        .unwrap();
+    store
+        .commit(vec![require("dlg/2", Expect::Absent), put("cdr/2", "x")])
+        .await
+        .unwrap();
+
+    let snap = store.snapshot("").await.unwrap();
+    let kv: Vec<(&str, &[u8])> = snap
+        .records
+        .iter()
+        .map(|r| (r.key.as_str(), r.value.as_slice()))
+        .collect();
+    assert_eq!(
+        kv,
+        [
+            ("cdr/1", &b"x"[..]),
+            ("cdr/2", b"x"),
+            ("dlg/1", b"d"),
+            ("own/c1", b"node-c"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn snapshots_hide_expired_records_before_the_sweep() {
     let dir = TempDir::new("expiry-hidden");
     let mut opts = Options::default();

@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use tandem_vip::{guard_release, guard_release_all, Capability, Error, FloatingIp, Operation, Outcome};
+use tandem_vip::{
+    guard_release, guard_release_all, Capability, Error, FloatingIp, Operation, Outcome,
+};
 
 use crate::lab::{Host, Lab};
 
@@ -26,10 +28,28 @@ fn missing_interface_and_unheld_address() {
     let vip = vip_on("eth0");
     lab.block_in(Host::A, || async {
         let err = ghost.add().await.unwrap_err();
-        assert!(matches!(err, Error::InterfaceNotFound { op: Operation::Add, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::InterfaceNotFound {
+                    op: Operation::Add,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_names_target(&err, "nosuch0");
         let err = ghost.is_present().await.unwrap_err();
-        assert!(matches!(err, Error::InterfaceNotFound { op: Operation::Query, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::InterfaceNotFound {
+                    op: Operation::Query,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         // Nothing can be held on a missing interface: removing succeeds.
         assert_eq!(ghost.remove().await.unwrap(), Outcome::Unchanged);
 
@@ -39,14 +59,20 @@ fn missing_interface_and_unheld_address() {
         assert_eq!(vip.remove().await.unwrap(), Outcome::Unchanged);
     });
 
-    // An interface that is down cannot announce.
-    lab.ip(Host::A, &["link", "add", "dummy0", "type", "dummy"]);
-    let on_dummy = vip_on("dummy0");
+    // An interface that is down cannot announce (a veth pair inside A,
+    // left down; the `dummy` link type may be missing from the kernel).
+    lab.ip(
+        Host::A,
+        &[
+            "link", "add", "down0", "type", "veth", "peer", "name", "down1",
+        ],
+    );
+    let on_down = vip_on("down0");
     lab.block_in(Host::A, || async {
-        assert_eq!(on_dummy.add().await.unwrap(), Outcome::Changed);
-        let err = on_dummy.announce().await.unwrap_err();
+        assert_eq!(on_down.add().await.unwrap(), Outcome::Changed);
+        let err = on_down.announce().await.unwrap_err();
         assert!(matches!(err, Error::InterfaceDown { .. }), "{err:?}");
-        assert_names_target(&err, "dummy0");
+        assert_names_target(&err, "down0");
     });
 }
 
@@ -64,9 +90,16 @@ fn guard_release_withdraws_whatever_prefix() {
     });
     // Configured by someone else with another prefix: still withdrawn.
     lab.ip(Host::A, &["addr", "add", "198.18.0.100/32", "dev", "eth0"]);
-    let results = lab.in_ns(Host::A, || guard_release_all(&[vip.clone(), vip_on("nosuch0")]));
-    assert!(matches!(results[..], [Ok(Outcome::Changed), Ok(Outcome::Unchanged)]), "{results:?}");
-    assert!(!lab.ip(Host::A, &["-4", "addr", "show", "dev", "eth0"]).contains(VIP));
+    let results = lab.in_ns(Host::A, || {
+        guard_release_all(&[vip.clone(), vip_on("nosuch0")])
+    });
+    assert!(
+        matches!(results[..], [Ok(Outcome::Changed), Ok(Outcome::Unchanged)]),
+        "{results:?}"
+    );
+    assert!(!lab
+        .ip(Host::A, &["-4", "addr", "show", "dev", "eth0"])
+        .contains(VIP));
 }
 
 #[test]
@@ -103,5 +136,8 @@ fn missing_capabilities_are_named() {
             assert_names_target(&err, "eth0");
         });
     });
-    assert!(lab.block_in(Host::A, || vip.is_present()).unwrap(), "the refused remove must not have removed");
+    assert!(
+        lab.block_in(Host::A, || vip.is_present()).unwrap(),
+        "the refused remove must not have removed"
+    );
 }

@@ -25,10 +25,11 @@
 //! namespace by accident.
 
 use std::fs::File;
+use std::net::{IpAddr, UdpSocket};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sched::{setns, CloneFlags};
@@ -83,6 +84,8 @@ impl Host {
 static LAB_LOCK: Mutex<()> = Mutex::new(());
 static LAB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 const NS_PREFIX: &str = "tvip-";
+const PROBE_PORT: u16 = 40_100;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The namespaces of one lab; dropping it deletes them.
 pub struct Lab {
@@ -95,7 +98,9 @@ impl Lab {
     /// Builds the lab, or panics saying why it cannot (these tests must not
     /// pass silently where they cannot run).
     pub fn new() -> Lab {
-        let serial = LAB_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let serial = LAB_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let euid = nix::unistd::geteuid();
         assert!(
             euid.is_root(),
@@ -124,7 +129,12 @@ impl Lab {
 
     fn build(&mut self) {
         let br = format!("{}-br", self.prefix);
-        for ns in [br.clone(), self.ns(Host::A), self.ns(Host::B), self.ns(Host::Client)] {
+        for ns in [
+            br.clone(),
+            self.ns(Host::A),
+            self.ns(Host::B),
+            self.ns(Host::Client),
+        ] {
             let out = Command::new("ip")
                 .args(["netns", "add", &ns])
                 .output()
@@ -141,32 +151,33 @@ impl Lab {
         for host in [Host::A, Host::B, Host::Client] {
             let ns = self.ns(host);
             let port = format!("p{}", host.suffix());
-            ip(&["-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns]);
+            ip(&[
+                "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+                &ns,
+            ]);
             ip(&["-n", &br, "link", "set", &port, "master", "br0", "up"]);
             ip(&["-n", &ns, "link", "set", "eth0", "address", host.mac()]);
             ip(&["-n", &ns, "link", "set", "lo", "up"]);
             ip(&["-n", &ns, "link", "set", "eth0", "up"]);
             ip(&["-n", &ns, "addr", "add", host.v4(), "dev", "eth0"]);
             // nodad: usable at once, no 1 s tentative phase.
-            ip(&["-n", &ns, "-6", "addr", "add", host.v6(), "dev", "eth0", "nodad"]);
+            ip(&[
+                "-n",
+                &ns,
+                "-6",
+                "addr",
+                "add",
+                host.v6(),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
         }
         // Wait for a working link rather than guessing how long veths and
-        // bridge ports take to come up.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let ok = Command::new("ip")
-                .args(["netns", "exec", &self.ns(Host::Client), "ping", "-c", "1", "-W", "1", "198.18.0.11"])
-                .output()
-                .expect("spawn ping")
-                .status
-                .success();
-            if ok {
-                break;
-            }
-            assert!(Instant::now() < deadline, "lab link did not come up within 5 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // That ping left an entry for .11 only; the VIP has none yet.
+        // bridge ports take to come up. (This leaves the client an entry
+        // for .11 only; the VIP has none yet.)
+        let answer = self.udp_probe(Host::A, "198.18.0.11".parse().unwrap());
+        assert_eq!(answer, "A", "lab link check");
     }
 
     /// Namespace name of a host.
@@ -202,6 +213,63 @@ impl Lab {
         })
     }
 
+    /// Sends UDP datagrams from the client to `address` until one is
+    /// answered, and returns the name of the host that answered: a
+    /// responder bound to `address` runs on `holder`. Panics after 3 s.
+    /// (UDP rather than `ping`: no extra package, and the answer names the
+    /// host that received it.)
+    pub fn udp_probe(&self, holder: Host, address: IpAddr) -> String {
+        let done = AtomicBool::new(false);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            let responder = scope.spawn(|| {
+                self.in_ns(holder, || {
+                    let sock = UdpSocket::bind((address, PROBE_PORT))
+                        .unwrap_or_else(|e| panic!("bind {address} on {holder:?}: {e}"));
+                    sock.set_read_timeout(Some(Duration::from_millis(20)))
+                        .unwrap();
+                    ready_tx.send(()).unwrap();
+                    let deadline = Instant::now() + PROBE_TIMEOUT;
+                    let mut buf = [0u8; 64];
+                    while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        if let Ok((_, from)) = sock.recv_from(&mut buf) {
+                            let _ = sock.send_to(format!("{holder:?}").as_bytes(), from);
+                        }
+                    }
+                })
+            });
+            ready_rx.recv().expect("responder bound");
+            let answer = self.in_ns(Host::Client, || {
+                let any: IpAddr = if address.is_ipv4() { "0.0.0.0" } else { "::" }
+                    .parse()
+                    .unwrap();
+                let sock = UdpSocket::bind((any, 0)).unwrap();
+                sock.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                let deadline = Instant::now() + PROBE_TIMEOUT;
+                let mut buf = [0u8; 64];
+                loop {
+                    // Send errors (e.g. no route while links come up) are
+                    // retried like lost datagrams.
+                    let _ = sock.send_to(b"who is there?", (address, PROBE_PORT));
+                    if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                        break Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    }
+                    if Instant::now() >= deadline {
+                        break None;
+                    }
+                }
+            });
+            done.store(true, Ordering::Relaxed);
+            responder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            answer.unwrap_or_else(|| {
+                panic!("client got no UDP answer from {address} (responder on {holder:?}) within {PROBE_TIMEOUT:?}")
+            })
+        })
+    }
+
     /// The MAC the client's neighbour table holds for `address`
     /// (`ip neigh show ADDRESS dev eth0` in the client namespace).
     pub fn client_neighbour(&self, address: &str) -> Option<String> {
@@ -232,8 +300,12 @@ fn reap_stale_labs() {
         return;
     };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some(name) = line.split_whitespace().next() else { continue };
-        let Some(rest) = name.strip_prefix(NS_PREFIX) else { continue };
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+            continue;
+        };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
@@ -269,6 +341,8 @@ pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
             assert_eq!(want, have, "thread did not enter namespace {ns}");
             f()
         });
-        handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
