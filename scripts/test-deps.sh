@@ -12,6 +12,8 @@ declare -A NEEDS=(
   [ip]=iproute2
   [node]=nodejs
   [npm]=npm
+  [etcd]=etcd-server
+  [protoc]=protobuf-compiler
 )
 
 missing=()
