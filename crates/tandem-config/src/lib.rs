@@ -4,8 +4,11 @@
 //! ignored); every value is checked at start; errors name the file, the
 //! key and the problem; relative paths resolve against the file's folder.
 
+mod cluster;
 mod error;
 mod model;
+
+pub use cluster::{ClusterSection, EtcdSection, FloatingIpSection, RecordRoute};
 
 pub use error::Error;
 pub use model::*;

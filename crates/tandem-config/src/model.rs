@@ -27,6 +27,8 @@ pub struct Config {
     pub auth: AuthSection,
     /// `[storage]`
     pub storage: StorageSection,
+    /// `[cluster]` (etcd backend only).
+    pub cluster: Option<crate::ClusterSection>,
     /// `[[extensions]]`: extensions created or updated at start.
     pub extensions: Vec<ExtensionEntry>,
     /// The file this came from, if any.
@@ -213,6 +215,8 @@ pub struct StorageSection {
     pub backend: String,
     /// The embedded database file (relative to the config file).
     pub path: PathBuf,
+    /// `[storage.etcd]`: the etcd cluster (backend `etcd`).
+    pub etcd: crate::EtcdSection,
 }
 
 impl Default for StorageSection {
@@ -220,6 +224,7 @@ impl Default for StorageSection {
         StorageSection {
             backend: "embedded".into(),
             path: PathBuf::from("tandem.db"),
+            etcd: crate::EtcdSection::default(),
         }
     }
 }
@@ -399,6 +404,7 @@ impl Config {
                 format!("{:?} is not \"embedded\" or \"etcd\"", self.storage.backend),
             ));
         }
+        crate::cluster::check(self, path)?;
         let mut seen = std::collections::HashSet::new();
         for (i, e) in self.extensions.iter().enumerate() {
             let key = format!("extensions[{i}]");

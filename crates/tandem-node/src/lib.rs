@@ -8,12 +8,13 @@
 //! the crates below it are pure.
 
 mod clock;
+pub mod cluster;
 mod dispatch;
 mod error;
 mod shard;
 mod state;
 
-pub use state::{extension_record, open_store};
+pub use state::{extension_record, open_store, OpenedStore};
 
 pub use dispatch::DispatchStats;
 pub use error::Error;
@@ -36,8 +37,19 @@ use tokio::task::JoinHandle;
 /// The product name and version, as sent in Server headers.
 pub const SERVER: &str = concat!("tandem/", env!("CARGO_PKG_VERSION"));
 
+/// How the node is started beyond its configuration.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    /// Extra listen addresses (the command line's `--listen`).
+    pub extra_listen: Vec<ListenAddr>,
+    /// The command that starts the guard process (`tandem guard --config
+    /// FILE`); the binary knows its own path, a library user may not.
+    pub guard: Option<std::process::Command>,
+}
+
 /// A running node.
 pub struct Node {
+    cluster: Option<cluster::ClusterHandle>,
     transports: Transports,
     shared: Arc<Shared>,
     store: Arc<dyn Store>,
@@ -53,14 +65,47 @@ impl Node {
     /// Starts a node from a configuration plus extra listen addresses (the
     /// command line's `--listen`). Must be called within a tokio runtime.
     pub async fn start(config: &Config, extra_listen: &[ListenAddr]) -> Result<Node, Error> {
+        Node::start_with(
+            config,
+            StartOptions {
+                extra_listen: extra_listen.to_vec(),
+                guard: None,
+            },
+        )
+        .await
+    }
+
+    /// Starts a node with [`StartOptions`].
+    pub async fn start_with(config: &Config, options: StartOptions) -> Result<Node, Error> {
+        let clustered = config.storage.backend == "etcd";
+        let floating = if clustered {
+            config
+                .cluster
+                .as_ref()
+                .and_then(|c| c.floating_ip.as_ref())
+                .map(|f| f.address)
+        } else {
+            None
+        };
         let mut listen = config.listen_addrs();
-        for l in extra_listen {
+        for l in &options.extra_listen {
             if !listen.contains(l) {
                 listen.push(*l);
             }
         }
         if listen.is_empty() {
             return Err(Error::NoListenAddress);
+        }
+        // The node's own listeners, then one on the floating IP for each
+        // (bound before the address exists: it arrives when we lead).
+        let own_listen = listen.clone();
+        if let Some(ip) = floating {
+            for l in &own_listen {
+                listen.push(ListenAddr {
+                    transport: l.transport,
+                    addr: std::net::SocketAddr::new(ip, l.addr.port()),
+                });
+            }
         }
         let limits = Limits {
             message_size_max: config.sip.message_size_max,
@@ -84,23 +129,35 @@ impl Node {
             connections_max: config.sip.connections_max,
             udp_recv_buffer_bytes: config.sip.udp_recv_buffer_bytes,
             limits: limits.clone(),
+            freebind: floating.into_iter().collect(),
             ..TransportConfig::default()
         };
         // State first: nothing is answered before the replica holds it.
-        let store = state::open_store(config)?;
+        if clustered {
+            // A floating IP left by a crashed run (and its guard) is not ours.
+            cluster::withdraw_stale_floating_ip(config).await;
+        }
+        let opened = state::open_store(config).await?;
+        let store = opened.store;
+        let coordinator = opened.coordinator;
+        let secret = state::shared_secret(&store).await?;
         let replica = Replica::shared();
         let rev = state::bootstrap(&store, &replica, config).await?;
         tokio::spawn(state::follow(store.clone(), replica.clone(), rev));
         let shared = Arc::new(Shared {
             replica,
-            nonces: NonceKeeper::new(clock::secret(), config.auth.nonce_lifetime_secs * 1000),
+            nonces: NonceKeeper::new(
+                derive(&secret, b"nonce"),
+                config.auth.nonce_lifetime_secs * 1000,
+            ),
             failures: FailureLimiter::new(
                 config.auth.failures_max,
                 config.auth.failures_window_secs * 1000,
                 config.auth.block_secs * 1000,
             ),
+            cluster: tandem_pbx::ClusterView::default(),
         });
-        let flow_secret = clock::secret();
+        let flow_secret = derive(&secret, b"flow");
         let stats = Arc::new(DispatchStats::default());
         // The identity needs the bound addresses, known only after binding:
         // the dispatcher starts with the configured ones.
@@ -110,13 +167,17 @@ impl Node {
                 accept_bare_lf: false,
             },
             force_rport: config.sip.force_rport,
-            stateless: Core::new(core_config(config, &listen, flow_secret), shared.clone(), 0),
+            stateless: Core::new(
+                core_config(config, &listen, flow_secret, floating),
+                shared.clone(),
+                0,
+            ),
             shards: OnceLock::new(),
             stats: stats.clone(),
         });
         let transports = tandem_transport::start(transport_config, dispatch.clone()).await?;
         let bound: Vec<ListenAddr> = transports.local_addrs().to_vec();
-        let core_cfg = core_config(config, &bound, flow_secret);
+        let core_cfg = core_config(config, &bound, flow_secret, floating);
         let tx_config = tandem_transaction::Config {
             t1: Duration::from_millis(config.transactions.t1_ms),
             t2: Duration::from_millis(config.transactions.t2_ms),
@@ -143,8 +204,47 @@ impl Node {
         }
         let _ = dispatch.shards.set(shards.clone());
         warn_demo_passwords(config, &bound, &shared);
+        let own_bound: Vec<ListenAddr> = bound
+            .iter()
+            .filter(|l| Some(l.addr.ip()) != floating)
+            .copied()
+            .collect();
+        let cluster = match coordinator {
+            Some(coordinator) => Some(
+                cluster::start(cluster::ClusterParams {
+                    config: config.clone(),
+                    coordinator,
+                    store: store.clone(),
+                    shared: shared.clone(),
+                    shards: shards.clone(),
+                    listen: own_bound,
+                    guard: options.guard,
+                })
+                .await,
+            ),
+            None => {
+                // One node owns every call's duties.
+                let shard = shards[0].clone();
+                let me = config.node.name.clone().unwrap_or_else(|| "tandem".into());
+                tasks.push(tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        tick.tick().await;
+                        if shard
+                            .send(ShardInput::Duties(vec![me.clone()]))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }));
+                None
+            }
+        };
         let grace = Duration::from_secs(config.node.shutdown_grace_secs.unwrap_or(32));
         Ok(Node {
+            cluster,
             transports,
             shared,
             store,
@@ -168,6 +268,11 @@ impl Node {
     /// The shared state (replica, nonces), for tests and status.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The cluster runtime, when the node is part of a cluster.
+    pub fn cluster(&self) -> Option<&cluster::ClusterHandle> {
+        self.cluster.as_ref()
     }
 
     /// The store.
@@ -204,7 +309,12 @@ impl Node {
     /// with 503, let live transactions finish (up to the grace period),
     /// then stop every listener and shard. Returns whether every
     /// transaction finished within the grace period.
-    pub async fn shutdown(self) -> bool {
+    pub async fn shutdown(mut self) -> bool {
+        // Leave the cluster first: the floating IP and the lease go to a
+        // peer at once, which takes the new calls while ours finish.
+        if let Some(c) = self.cluster.take() {
+            c.shutdown().await;
+        }
         self.transports.stop_accepting();
         let mut waits = Vec::new();
         for shard in &self.shards {
@@ -271,7 +381,12 @@ fn warn_demo_passwords(config: &Config, listen: &[ListenAddr], shared: &Shared) 
 /// The core's view of the node: its names are the domain and configured
 /// domains, the node name, `localhost`, and every address it listens on
 /// (loopback when bound to a wildcard).
-fn core_config(config: &Config, listen: &[ListenAddr], flow_secret: [u8; 32]) -> CoreConfig {
+fn core_config(
+    config: &Config,
+    listen: &[ListenAddr],
+    flow_secret: [u8; 32],
+    floating: Option<std::net::IpAddr>,
+) -> CoreConfig {
     let mut hosts: Vec<String> = config.node.domains.clone();
     hosts.push(config.domain());
     hosts.push("localhost".into());
@@ -315,5 +430,20 @@ fn core_config(config: &Config, listen: &[ListenAddr], flow_secret: [u8; 32]) ->
         flow_secret,
         timer_c: Duration::from_secs(config.pbx.ring_timeout_secs.unwrap_or(180)),
         call_max_secs: config.pbx.call_max_secs.unwrap_or(12 * 3600),
+        floating,
+        record_route_floating: config
+            .cluster
+            .as_ref()
+            .is_none_or(|c| c.record_route == tandem_config::RecordRoute::Floating),
     }
+}
+
+/// A secret for one purpose, derived from the shared one: a nonce key
+/// that leaked would not forge flow tokens.
+fn derive(secret: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(purpose);
+    h.update(secret);
+    h.finalize().into()
 }

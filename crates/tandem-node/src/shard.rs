@@ -23,6 +23,10 @@ pub(crate) enum ShardInput {
     Committed(u64, Result<Rev, tandem_store::Error>),
     /// Stop taking new requests; answer when no transaction is left.
     Drain(oneshot::Sender<()>),
+    /// Answer at once (health check: the shard's loop turns).
+    Ping(oneshot::Sender<()>),
+    /// Run the per-call duties this node owns among these live members.
+    Duties(Vec<String>),
 }
 
 pub(crate) struct Shard {
@@ -84,6 +88,12 @@ fn handle(s: &mut Shard, input: ShardInput, drained: &mut Option<oneshot::Sender
         ShardInput::Drain(done) => {
             s.layer.set_accepting(false);
             *drained = Some(done);
+        }
+        ShardInput::Ping(reply) => {
+            let _ = reply.send(());
+        }
+        ShardInput::Duties(members) => {
+            s.core.run_duties(clock::now_pair(), &members);
         }
     }
 }

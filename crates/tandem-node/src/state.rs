@@ -9,9 +9,30 @@ use tandem_config::{is_demo_password, Config};
 use tandem_pbx::Algorithm;
 use tandem_store::{extension_key, Extension, Op, SharedReplica, Store};
 
+/// An opened store, and for the etcd backend the coordination client the
+/// cluster agent works through.
+pub struct OpenedStore {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// etcd's leases, elections and presence keys (etcd backend only).
+    pub coordinator: Option<tandem_store_etcd::Coordinator>,
+}
+
+/// The etcd client settings from the configuration.
+pub(crate) fn etcd_config(config: &Config) -> tandem_store_etcd::EtcdConfig {
+    let e = &config.storage.etcd;
+    tandem_store_etcd::EtcdConfig {
+        endpoints: e.endpoints.clone(),
+        prefix: e.prefix.clone(),
+        dial_timeout: std::time::Duration::from_millis(e.dial_timeout_ms),
+        request_timeout: std::time::Duration::from_millis(e.request_timeout_ms),
+        ..tandem_store_etcd::EtcdConfig::default()
+    }
+}
+
 /// Opens the configured backend (the CLI uses it too: the embedded store
-/// may be opened by several processes at once).
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
+/// may be opened by several processes at once, etcd by any number).
+pub async fn open_store(config: &Config) -> Result<OpenedStore, Error> {
     match config.storage.backend.as_str() {
         "embedded" => {
             let store =
@@ -21,13 +42,96 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
                         reason: e.to_string(),
                     }
                 })?;
-            Ok(Arc::new(store))
+            Ok(OpenedStore {
+                store: Arc::new(store),
+                coordinator: None,
+            })
+        }
+        "etcd" => {
+            let store = tandem_store_etcd::EtcdStore::connect(etcd_config(config))
+                .await
+                .map_err(|e| Error::Store {
+                    backend: format!("etcd:{}", config.storage.etcd.endpoints.join(",")),
+                    reason: e.to_string(),
+                })?;
+            let coordinator = store.coordinator();
+            Ok(OpenedStore {
+                store: Arc::new(store),
+                coordinator: Some(coordinator),
+            })
         }
         other => Err(Error::Store {
             backend: other.to_owned(),
-            reason: "this backend is not available in this build yet".into(),
+            reason: "unknown backend (use \"embedded\" or \"etcd\")".into(),
         }),
     }
+}
+
+fn unavailable(store: &Arc<dyn Store>, e: tandem_store::Error) -> Error {
+    Error::Store {
+        backend: store.describe(),
+        reason: e.to_string(),
+    }
+}
+
+/// The key of the cluster-wide secret (nonces, flow tokens).
+const SECRET_KEY: &str = "cluster/secret";
+
+/// The secret every node of the store shares: digest nonces and
+/// Record-Route flow tokens made by one node are good on every other and
+/// across restarts. Created by the first node that finds none.
+pub(crate) async fn shared_secret(store: &Arc<dyn Store>) -> Result<[u8; 32], Error> {
+    let unavailable = |e| unavailable(store, e);
+    for _ in 0..5 {
+        let snap = store.snapshot(SECRET_KEY).await.map_err(unavailable)?;
+        if let Some(r) = snap.records.iter().find(|r| r.key == SECRET_KEY) {
+            if let Ok(s) = <[u8; 32]>::try_from(r.value.as_slice()) {
+                return Ok(s);
+            }
+        }
+        let fresh = crate::clock::secret();
+        let created = store
+            .commit(vec![
+                Op::Require {
+                    key: SECRET_KEY.into(),
+                    expect: tandem_store::Expect::Absent,
+                },
+                Op::Put {
+                    key: SECRET_KEY.into(),
+                    value: fresh.to_vec(),
+                    expires_at_ms: None,
+                },
+            ])
+            .await;
+        match created {
+            Ok(_) => return Ok(fresh),
+            // Another node created it first (or a malformed one is there):
+            // read again.
+            Err(tandem_store::Error::Conflict { .. }) => {
+                if let Some(r) = snap.records.iter().find(|r| r.key == SECRET_KEY) {
+                    // Malformed: replace it, guarded by its revision.
+                    let _ = store
+                        .commit(vec![
+                            Op::Require {
+                                key: SECRET_KEY.into(),
+                                expect: tandem_store::Expect::Rev(r.rev),
+                            },
+                            Op::Put {
+                                key: SECRET_KEY.into(),
+                                value: fresh.to_vec(),
+                                expires_at_ms: None,
+                            },
+                        ])
+                        .await;
+                }
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+    Err(Error::Store {
+        backend: store.describe(),
+        reason: "could not agree on the cluster secret".into(),
+    })
 }
 
 /// The extension record for a number and password in `realm`.
@@ -56,10 +160,7 @@ pub(crate) async fn bootstrap(
     replica: &SharedReplica,
     config: &Config,
 ) -> Result<u64, Error> {
-    let unavailable = |e: tandem_store::Error| Error::Store {
-        backend: store.describe(),
-        reason: e.to_string(),
-    };
+    let unavailable = |e| unavailable(store, e);
     let snapshot = store.snapshot("").await.map_err(unavailable)?;
     {
         let mut r = replica.write().unwrap_or_else(|p| p.into_inner());

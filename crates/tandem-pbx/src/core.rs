@@ -12,7 +12,7 @@ use crate::registrar::{PendingRegister, RegistrarConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tandem_sip::builder::MessageBuilder;
 use tandem_sip::{HeaderName, Message, Method};
@@ -53,6 +53,12 @@ pub struct CoreConfig {
     /// How long a confirmed call is kept without a BYE before it is
     /// considered gone, seconds.
     pub call_max_secs: u64,
+    /// The cluster's floating IP, if any: listeners on it are in
+    /// `advertise` too, but used only while this node holds it.
+    pub floating: Option<IpAddr>,
+    /// Record-Route with the floating IP (when there is one), so that
+    /// in-dialog requests reach whichever node is alive.
+    pub record_route_floating: bool,
 }
 
 /// State shared by the cores of a node's shards.
@@ -64,6 +70,8 @@ pub struct Shared {
     pub nonces: NonceKeeper,
     /// Sources blocked for failing authentication.
     pub failures: FailureLimiter,
+    /// The cluster as the runtime sees it (default for a single node).
+    pub cluster: crate::ClusterView,
 }
 
 /// A durable write the core needs before it can go on.
@@ -101,6 +109,8 @@ pub struct CoreStats {
     pub cdrs: u64,
     /// Commits that failed.
     pub commit_failures: u64,
+    /// Responses relayed to the live node whose transaction they belong to.
+    pub relayed: u64,
 }
 
 /// What a pending commit was for.
@@ -124,22 +134,35 @@ pub struct Core {
     next_token: u64,
     pub(crate) proxy: ProxyState,
     pub(crate) calls: crate::calls::Calls,
+    /// [`crate::node_hash`] of this node, carried in our branches.
+    pub(crate) node_hash: u32,
+    /// Record writes that failed for want of a store, retried in order.
+    retries: std::collections::VecDeque<(Instant, Vec<Op>)>,
 }
+
+/// How long a failed record write waits before it is tried again.
+const RECORD_RETRY: Duration = Duration::from_secs(1);
+
+/// Record writes kept for retry at most; past this the oldest is dropped
+/// (and logged): memory is bounded even if the store never comes back.
+const RECORD_RETRIES_MAX: usize = 200_000;
 
 impl Core {
     /// A core whose tags come from `seed` (the runtime seeds it from the
     /// OS; tests and the simulator from a fixed number).
     pub fn new(config: CoreConfig, shared: std::sync::Arc<Shared>, seed: u64) -> Core {
         Core {
-            config,
             shared,
             rng: StdRng::seed_from_u64(seed),
             stats: CoreStats::default(),
             effects: Vec::new(),
             pending: HashMap::new(),
             next_token: 1,
+            node_hash: crate::node_hash(&config.node),
             proxy: ProxyState::default(),
             calls: crate::calls::Calls::default(),
+            retries: std::collections::VecDeque::new(),
+            config,
         }
     }
 
@@ -200,7 +223,28 @@ impl Core {
             Pending::Register(p) => self.register_committed(now, *p, result, layer),
             Pending::Record(ops) => match result {
                 Ok(rev) => crate::registrar::apply_ops(&self.shared.replica, &ops, rev),
-                Err(e) => tracing::error!("a dialog or CDR record could not be written: {e}"),
+                // Another node wrote the call's end first (or the dialog is
+                // gone): exactly one CDR, and it is not ours to write.
+                Err(tandem_store::Error::Conflict { key }) => {
+                    tracing::debug!(%key, "record not written: another node got there first");
+                }
+                Err(e @ tandem_store::Error::Invalid { .. }) => {
+                    tracing::error!("a dialog or CDR record was refused by the store: {e}");
+                }
+                // The store is unavailable (no quorum, unreachable): keep
+                // the write and try again; a CDR must not be lost.
+                Err(e) => {
+                    tracing::warn!(
+                        "a dialog or CDR record could not be written, retrying in {}s: {e}",
+                        RECORD_RETRY.as_secs()
+                    );
+                    if self.retries.len() >= RECORD_RETRIES_MAX {
+                        if let Some((_, dropped)) = self.retries.pop_front() {
+                            tracing::error!(keys = ?dropped.iter().map(Op::key).collect::<Vec<_>>(), "record retry queue full: oldest write dropped");
+                        }
+                    }
+                    self.retries.push_back((now.instant + RECORD_RETRY, ops));
+                }
             },
         }
     }
@@ -233,7 +277,9 @@ impl Core {
             Event::Response { tx, response, .. } => self.on_response(now, tx, response, layer),
             Event::Timeout { tx } => self.on_branch_failed(now, tx, 408, layer),
             Event::TransportError { tx } => self.on_branch_failed(now, tx, 503, layer),
-            Event::StrayResponse { response, .. } => self.forward_stray_response(response, layer),
+            Event::StrayResponse { response, .. } => {
+                self.forward_stray_response(now, response, layer)
+            }
             Event::AckTimeout { .. } => {}
             Event::Terminated { tx } => self.on_terminated(tx),
         }
@@ -266,7 +312,7 @@ impl Core {
             return;
         }
         match method {
-            Method::Cancel => self.on_cancel(now, tx, cancels, layer),
+            Method::Cancel => self.on_cancel(now, tx, &request, cancels, layer),
             Method::Register => self.on_register(now, tx, request, flow, layer),
             _ => self.route_request(now, tx, request, flow, layer),
         }
@@ -276,11 +322,19 @@ impl Core {
         &mut self,
         now: Now,
         tx: TxId,
+        request: &Message,
         cancels: Option<TxId>,
         layer: &mut TransactionLayer,
     ) {
         let Some(invite) = cancels else {
-            self.reply(now, tx, 481, None, layer, |b| b);
+            // Perhaps the INVITE went through another node (before a
+            // failover): cancel its branches from here.
+            let code = if self.cancel_elsewhere(now, request, layer) {
+                200
+            } else {
+                481
+            };
+            self.reply(now, tx, code, None, layer, |b| b);
             return;
         };
         // RFC 3261 §9.2 / §16.10: 200 to the CANCEL, then cancel the branches.
@@ -433,13 +487,26 @@ impl Core {
 
     /// When [`Core::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.proxy.next_deadline()
+        let retry = self.retries.front().map(|(at, _)| *at);
+        [self.proxy.next_deadline(), retry]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Fires the core's own timers (Timer C).
+    /// Fires the core's own timers (Timer C, record write retries).
     pub fn handle_timeout(&mut self, now: Now, layer: &mut TransactionLayer) {
         for ctx in self.proxy.due(now.instant) {
             self.timer_c(now, ctx, layer);
+        }
+        while self
+            .retries
+            .front()
+            .is_some_and(|(at, _)| *at <= now.instant)
+        {
+            if let Some((_, ops)) = self.retries.pop_front() {
+                self.commit(ops.clone(), Pending::Record(ops));
+            }
         }
     }
 }

@@ -9,14 +9,18 @@
 
 mod calls;
 pub mod capabilities;
+mod cluster_view;
 mod core;
 pub mod digest;
+mod duties;
 mod identity;
 mod proxy;
 mod registrar;
 mod routing;
+mod stateless;
 
 pub use crate::core::{Core, CoreConfig, CoreStats, Effect, Now, Shared};
+pub use cluster_view::{node_hash, ClusterView, MemberAddr};
 pub use digest::{Algorithm, FailureLimiter, NonceKeeper};
 pub use identity::LocalIdentity;
 pub use registrar::RegistrarConfig;

@@ -8,7 +8,6 @@
 use crate::calls::CallTrack;
 use crate::capabilities;
 use crate::core::{Core, Now};
-use crate::routing::flow_of_record;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 use tandem_sip::{HeaderName, Message, Method, Uri};
@@ -101,14 +100,47 @@ impl Core {
         self.proxy.len()
     }
 
-    fn via_for(&mut self, flow: &Flow) -> Option<String> {
+    /// Our Via for sending `msg` on `flow`. The branch carries this node's
+    /// hash (any node can tell whose transaction a response belongs to)
+    /// and, when the request came with an RFC 3261 branch, is derived from
+    /// that branch and the target: another node can then build the CANCEL
+    /// or ACK that matches a branch this node sent, should this node die.
+    pub(crate) fn via_for(&mut self, msg: &Message, flow: &Flow) -> Option<String> {
         let addr = self.our_addr(flow.transport, Some(flow))?;
-        let branch: u64 = rand::Rng::random(&mut self.rng);
+        let branch = self.branch_for(msg.branch(), msg.request_uri_str().unwrap_or(""));
         Some(format!(
-            "SIP/2.0/{} {};branch=z9hG4bK-td{branch:016x};rport",
+            "SIP/2.0/{} {};branch={branch};rport",
             flow.transport.via_token(),
             Core::hostport(addr)
         ))
+    }
+
+    /// The branch for forwarding a request that arrived with branch
+    /// `incoming` to `target`, as node `node_hash` makes it.
+    pub(crate) fn branch_as(
+        &mut self,
+        node_hash: u32,
+        incoming: Option<&str>,
+        target: &str,
+    ) -> String {
+        let h = match incoming.filter(|b| b.starts_with("z9hG4bK") && b.len() > 7) {
+            Some(b) => {
+                use hmac::Mac;
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.config.flow_secret)
+                    .expect("HMAC takes any key");
+                mac.update(b.as_bytes());
+                mac.update(b"|");
+                mac.update(target.as_bytes());
+                let out = mac.finalize().into_bytes();
+                u64::from_be_bytes(out[..8].try_into().unwrap_or([0; 8]))
+            }
+            None => rand::Rng::random(&mut self.rng),
+        };
+        format!("z9hG4bK-td{node_hash:08x}{h:016x}")
+    }
+
+    fn branch_for(&mut self, incoming: Option<&str>, target: &str) -> String {
+        self.branch_as(self.node_hash, incoming, target)
     }
 
     /// Prepares `msg` for one hop and starts its client transaction.
@@ -121,12 +153,13 @@ impl Core {
         record_route: bool,
         layer: &mut TransactionLayer,
     ) -> Option<TxId> {
+        let outbound = self.outbound(outbound);
         if record_route {
             for rr in self.record_routes(inbound, &outbound).into_iter().rev() {
                 msg.add_record_route(&rr);
             }
         }
-        let via = self.via_for(&outbound)?;
+        let via = self.via_for(&msg, &outbound)?;
         msg.push_via(&via).ok()?;
         match layer.send_request(now.instant, msg, outbound) {
             Ok(tx) => {
@@ -169,6 +202,18 @@ impl Core {
                 return;
             }
             self.route_in_dialog(now, tx, msg, &request, flow, token_flow, layer);
+            return;
+        }
+        if method == Method::Invite && self.shared.cluster.draining() {
+            // A node being drained takes no new calls; its peers do.
+            self.reply(
+                now,
+                tx,
+                503,
+                Some("Service Unavailable (Draining)"),
+                layer,
+                |b| b.header(HeaderName::RetryAfter, "5"),
+            );
             return;
         }
         if msg.routes().next().is_some() {
@@ -285,11 +330,9 @@ impl Core {
             for p in b.path.iter().rev() {
                 out.prepend_header(HeaderName::Route, p);
             }
-            let outbound = match b.path.first() {
-                Some(p) => parse_route_flow(self, p, now.unix_ms),
-                None => flow_of_record(&b.source),
+            let Some(outbound) = self.binding_flow(b, now.unix_ms) else {
+                continue;
             };
-            let Some(outbound) = outbound else { continue };
             if let Some(ctx) =
                 self.send_branch(now, out, &flow, outbound, creates_dialog(&method), layer)
             {
@@ -448,7 +491,11 @@ impl Core {
         let mut msg = request;
         let (ours, token_flow) = self.pop_our_routes(&mut msg);
         if !ours {
-            // Not a dialog we record-routed: not ours to relay.
+            // Not a dialog we record-routed: perhaps the ACK of a failure
+            // whose INVITE another node forwarded.
+            if msg.to_tag().is_some() && msg.routes().next().is_none() {
+                self.ack_elsewhere(now, &msg, layer);
+            }
             return;
         }
         let Some(outbound) = self.next_hop(&msg, token_flow, &flow, now.unix_ms) else {
@@ -457,7 +504,8 @@ impl Core {
         if msg.decrement_max_forwards().is_none() {
             return;
         }
-        let Some(via) = self.via_for(&outbound) else {
+        let outbound = self.outbound(outbound);
+        let Some(via) = self.via_for(&msg, &outbound) else {
             return;
         };
         if msg.push_via(&via).is_ok() {
@@ -469,6 +517,7 @@ impl Core {
     /// ours, pop it and send it to the next Via (RFC 3261 §16.7, §18.2.2).
     pub(crate) fn forward_stray_response(
         &mut self,
+        now: Now,
         response: Message,
         layer: &mut TransactionLayer,
     ) {
@@ -482,6 +531,36 @@ impl Core {
         });
         if !ours {
             return;
+        }
+        // A transaction another live node started (the floating IP moved
+        // to us meanwhile): hand the response to that node, untouched.
+        if let Some(owner) = response.branch().and_then(branch_owner) {
+            if owner != self.node_hash {
+                let member = self.shared.cluster.live_member(owner);
+                if let (Some(addr), Some(local)) = (
+                    member.and_then(|m| m.sip_udp),
+                    self.our_addr(tandem_transaction::TransportKind::Udp, None),
+                ) {
+                    self.stats.relayed += 1;
+                    let flow = Flow {
+                        transport: tandem_transaction::TransportKind::Udp,
+                        remote: addr,
+                        local,
+                        connection: None,
+                    };
+                    layer.send_stateless(flow, response.to_bytes());
+                    return;
+                }
+            }
+        }
+        // Its node is gone: the call goes on statelessly, and its records
+        // are kept here.
+        if matches!(response.cseq(), Some((_, Method::Invite))) {
+            match response.status() {
+                Some(200..=299) => self.stray_answer(now, &response),
+                Some(code @ 300..=699) => self.stray_failure(now, &response, code),
+                _ => {}
+            }
         }
         let mut msg = response;
         msg.pop_via();
@@ -499,12 +578,12 @@ impl Core {
         let Some(local) = self.our_addr(transport, None) else {
             return;
         };
-        let flow = Flow {
+        let flow = self.outbound(Flow {
             transport,
             remote: std::net::SocketAddr::new(ip, port),
             local,
             connection: None,
-        };
+        });
         layer.send_stateless(flow, msg.to_bytes());
     }
 
@@ -710,6 +789,12 @@ impl Core {
 
 /// Removes the Proxy-Authorization credentials meant for our realm: they
 /// must not travel further (RFC 3261 §22.3).
+/// The node hash in a branch this software made (`z9hG4bK-td` + 8 hex).
+pub(crate) fn branch_owner(branch: &str) -> Option<u32> {
+    let hex = branch.strip_prefix("z9hG4bK-td")?.get(..8)?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
 fn strip_credentials(msg: &mut Message, realm: &str) {
     let others: Vec<String> = msg
         .auth_headers(HeaderName::ProxyAuthorization)
@@ -733,7 +818,7 @@ fn strip_credentials(msg: &mut Message, realm: &str) {
 }
 
 /// The flow to a Path or Route value (`<sip:...;lr>`).
-fn parse_route_flow(core: &Core, value: &str, now_ms: u64) -> Option<Flow> {
+pub(crate) fn parse_route_flow(core: &Core, value: &str, now_ms: u64) -> Option<Flow> {
     let na = tandem_sip::headers::NameAddr::parse(value).ok()?;
     match na.uri {
         Uri::Sip(u) => core.flow_for_uri(&u, now_ms),

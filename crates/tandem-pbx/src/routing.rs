@@ -57,15 +57,61 @@ pub(crate) fn uri_transport(uri: &SipUri<'_>) -> TransportKind {
 type HmacSha256 = Hmac<Sha256>;
 
 impl Core {
-    /// Our address on transport `t`: the configured one, else the local
-    /// end of `flow` when it is on that transport.
-    pub(crate) fn our_addr(&self, t: TransportKind, flow: Option<&Flow>) -> Option<SocketAddr> {
+    /// Whether `addr` on transport `t` is one of our listeners that we may
+    /// send from now (the floating IP's only while we hold it).
+    fn usable_local(&self, t: TransportKind, addr: SocketAddr) -> bool {
+        (Some(addr.ip()) != self.config.floating || self.shared.cluster.floating_held())
+            && self
+                .config
+                .advertise
+                .iter()
+                .any(|(k, a)| *k == t && *a == addr)
+    }
+
+    /// The floating IP's listener on transport `t`.
+    fn floating_addr(&self, t: TransportKind) -> Option<SocketAddr> {
+        let ip = self.config.floating?;
         self.config
             .advertise
             .iter()
-            .find(|(k, _)| *k == t)
+            .find(|(k, a)| *k == t && a.ip() == ip)
+            .map(|(_, a)| *a)
+    }
+
+    /// Our address on transport `t`: where `flow` arrived if that is one of
+    /// our listeners; else the floating IP while we hold it (so responses
+    /// and requests reach whichever node holds it next); else the first
+    /// configured one; else the local end of `flow`.
+    pub(crate) fn our_addr(&self, t: TransportKind, flow: Option<&Flow>) -> Option<SocketAddr> {
+        if let Some(f) = flow.filter(|f| f.transport == t) {
+            if !f.local.ip().is_unspecified() && self.usable_local(t, f.local) {
+                return Some(f.local);
+            }
+        }
+        if self.shared.cluster.floating_held() {
+            if let Some(a) = self.floating_addr(t) {
+                return Some(a);
+            }
+        }
+        self.config
+            .advertise
+            .iter()
+            .find(|(k, a)| *k == t && Some(a.ip()) != self.config.floating)
             .map(|(_, a)| *a)
             .or_else(|| flow.filter(|f| f.transport == t).map(|f| f.local))
+    }
+
+    /// `flow` made sendable from this node: over UDP the datagram must
+    /// leave from one of our listeners that we may use now (a stored flow
+    /// may name another node's address, or the floating IP we no longer
+    /// hold). Streams go on their connection whatever the local address.
+    pub(crate) fn outbound(&self, mut flow: Flow) -> Flow {
+        if flow.transport == TransportKind::Udp && !self.usable_local(flow.transport, flow.local) {
+            if let Some(a) = self.our_addr(flow.transport, None) {
+                flow.local = a;
+            }
+        }
+        flow
     }
 
     /// The `host:port` text of an address for URIs and Via.
@@ -128,7 +174,12 @@ impl Core {
     pub(crate) fn record_routes(&self, inbound: &Flow, outbound: &Flow) -> Vec<String> {
         let token = self.flow_token(inbound);
         let rr = |t: TransportKind, flow: &Flow, user: Option<&str>| -> Option<String> {
-            let addr = self.our_addr(t, Some(flow))?;
+            let floating = self
+                .config
+                .record_route_floating
+                .then(|| self.floating_addr(t))
+                .flatten();
+            let addr = floating.or_else(|| self.our_addr(t, Some(flow)))?;
             let user = user.map(|u| format!("{u}@")).unwrap_or_default();
             let transport = if t == TransportKind::Udp {
                 String::new()

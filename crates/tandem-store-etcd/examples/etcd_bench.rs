@@ -9,8 +9,7 @@
 //! cargo run --release -p tandem-store-etcd --example etcd_bench -- [callers] [commits per caller] [max in flight] [members]
 //! ```
 
-#[path = "../tests/it/etcd.rs"]
-mod etcd;
+use tandem_test_support::etcd;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

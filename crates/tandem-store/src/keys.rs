@@ -12,6 +12,10 @@ pub enum Prefix {
     Dialog,
     /// `cdr/<end time, ms, 20 digits>/<id>`: call detail records.
     Cdr,
+    /// `end/<call-id>;<caller's tag>`: a call whose CDR is written. The
+    /// CDR batch requires it absent and creates it, so whichever node
+    /// writes first writes the only CDR. Expires after a day.
+    Ended,
 }
 
 impl Prefix {
@@ -22,6 +26,7 @@ impl Prefix {
             Prefix::Binding => "bind/",
             Prefix::Dialog => "dlg/",
             Prefix::Cdr => "cdr/",
+            Prefix::Ended => "end/",
         }
     }
 
@@ -32,6 +37,7 @@ impl Prefix {
             Prefix::Binding,
             Prefix::Dialog,
             Prefix::Cdr,
+            Prefix::Ended,
         ]
         .into_iter()
         .find(|p| key.starts_with(p.as_str()))
@@ -56,4 +62,10 @@ pub fn dialog_key(call_id: &str, from_tag: &str, to_tag: &str) -> String {
 /// The key of a CDR, ordered by end time.
 pub fn cdr_key(end_ms: u64, id: &str) -> String {
     format!("cdr/{end_ms:020}/{id}")
+}
+
+/// The key marking that the call `call_id` from the caller's `from_tag`
+/// has its CDR.
+pub fn ended_key(call_id: &str, from_tag: &str) -> String {
+    format!("end/{call_id};{from_tag}")
 }

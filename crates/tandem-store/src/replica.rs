@@ -26,7 +26,7 @@ pub struct Replica {
     extensions: HashMap<String, Versioned<Extension>>,
     /// By AoR, then by key.
     bindings: HashMap<String, HashMap<String, Versioned<Binding>>>,
-    dialogs: HashMap<String, Versioned<DialogRecord>>,
+    dialogs: std::collections::BTreeMap<String, Versioned<DialogRecord>>,
     /// Binding keys by contact identity (see [`contact_identity`]), so that
     /// in-dialog requests to a registered contact find its flow at once.
     by_contact: HashMap<String, Vec<String>>,
@@ -179,7 +179,7 @@ impl Replica {
                 Err(_) => true,
             },
             // CDRs are write-once history: not kept in memory.
-            Some(Prefix::Cdr) | None => false,
+            Some(Prefix::Cdr | Prefix::Ended) | None => false,
         };
         if decode_failed {
             self.corrupt += 1;
@@ -316,6 +316,23 @@ impl Replica {
     /// Every tracked dialog.
     pub fn dialogs(&self) -> impl Iterator<Item = &DialogRecord> {
         self.dialogs.values().map(|v| &v.value)
+    }
+
+    /// Every tracked dialog with its key and revision (duty scans).
+    pub fn dialog_entries(&self) -> impl Iterator<Item = (&str, Rev, &DialogRecord)> {
+        self.dialogs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.rev, &v.value))
+    }
+
+    /// Whether any dialog of the call `call_id` from the caller's
+    /// `from_tag` is tracked (a forked call may have several).
+    pub fn call_has_dialog(&self, call_id: &str, from_tag: &str) -> bool {
+        let prefix = format!("dlg/{call_id};{from_tag};");
+        self.dialogs
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix))
     }
 }
 

@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod certs;
+pub mod etcd;
 pub mod golden;
 pub mod ports;
 pub mod process;

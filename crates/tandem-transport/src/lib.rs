@@ -58,6 +58,7 @@ pub async fn start(
                     l.addr,
                     config.udp_sockets_per_addr,
                     config.udp_recv_buffer_bytes,
+                    config.freebind.contains(&l.addr.ip()),
                 )?;
                 let actual = sockets[0].local_addr().map_err(|source| Error::Bind {
                     transport: l.transport,
@@ -71,7 +72,8 @@ pub async fn start(
                 udp.insert(actual, sockets);
             }
             transport => {
-                let listener = bind_tcp(l.addr).map_err(|source| Error::Bind {
+                let freebind = config.freebind.contains(&l.addr.ip());
+                let listener = bind_tcp(l.addr, freebind).map_err(|source| Error::Bind {
                     transport,
                     addr: l.addr,
                     source,
@@ -124,7 +126,7 @@ pub async fn start(
     Ok(transports)
 }
 
-fn bind_tcp(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+fn bind_tcp(addr: std::net::SocketAddr, freebind: bool) -> std::io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -132,6 +134,9 @@ fn bind_tcp(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     )?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
+    }
+    if freebind {
+        udp::set_freebind(&socket, addr)?;
     }
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;

@@ -61,6 +61,11 @@ pub struct TransportConfig {
     pub connections_max: usize,
     /// Limits for messages read from streams.
     pub limits: Limits,
+    /// Addresses that may be bound before they are configured on the host
+    /// (IP_FREEBIND): a floating IP is only present while this node leads,
+    /// but its listeners exist from the start and receive as soon as it
+    /// arrives.
+    pub freebind: Vec<IpAddr>,
 }
 
 /// Certificate and key files for TLS.
@@ -83,6 +88,7 @@ impl Default for TransportConfig {
             connections_per_ip_max: 256,
             connections_max: 20_000,
             limits: Limits::default(),
+            freebind: Vec::new(),
         }
     }
 }
@@ -108,6 +114,10 @@ pub struct TransportStats {
 
 pub(crate) struct Connection {
     pub(crate) tx: mpsc::Sender<Bytes>,
+    /// Who is at the other end: a flow naming this connection's id but
+    /// another remote (a flow token made by another node, whose ids are
+    /// its own) must not be sent here.
+    pub(crate) remote: (TransportKind, SocketAddr),
 }
 
 #[derive(Default)]
@@ -211,7 +221,13 @@ impl Transports {
         let id = flow.connection.expect("stream flows carry a connection id");
         reg.per_ip.insert(ip, count + 1);
         reg.by_remote.insert((flow.transport, flow.remote), id);
-        reg.conns.insert(id, Connection { tx });
+        reg.conns.insert(
+            id,
+            Connection {
+                tx,
+                remote: (flow.transport, flow.remote),
+            },
+        );
         Some(rx)
     }
 
@@ -294,7 +310,11 @@ impl Transports {
     fn send_stream(&self, t: Transmit) -> Result<(), Error> {
         let queue = {
             let reg = self.registry();
-            let by_id = t.flow.connection.and_then(|id| reg.conns.get(&id));
+            let by_id = t
+                .flow
+                .connection
+                .and_then(|id| reg.conns.get(&id))
+                .filter(|c| c.remote == (t.flow.transport, t.flow.remote));
             let conn = by_id.or_else(|| {
                 reg.by_remote
                     .get(&(t.flow.transport, t.flow.remote))

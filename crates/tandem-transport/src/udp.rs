@@ -17,6 +17,7 @@ pub(crate) fn bind(
     addr: SocketAddr,
     count: usize,
     recv_buffer: usize,
+    freebind: bool,
 ) -> Result<Vec<Arc<UdpSocket>>, Error> {
     let bind_err = |source| Error::Bind {
         transport: TransportKind::Udp,
@@ -36,6 +37,9 @@ pub(crate) fn bind(
             socket.set_only_v6(true).map_err(bind_err)?;
         }
         socket.set_reuse_port(true).map_err(bind_err)?;
+        if freebind {
+            set_freebind(&socket, actual).map_err(bind_err)?;
+        }
         // Best effort: the kernel caps this at net.core.rmem_max.
         let _ = socket.set_recv_buffer_size(recv_buffer);
         let _ = socket.set_send_buffer_size(recv_buffer);
@@ -52,6 +56,15 @@ pub(crate) fn bind(
         sockets.push(Arc::new(UdpSocket::from_std(std_socket).map_err(bind_err)?));
     }
     Ok(sockets)
+}
+
+/// Lets `socket` bind `addr` before the address exists on the host.
+pub(crate) fn set_freebind(socket: &Socket, addr: SocketAddr) -> std::io::Result<()> {
+    if addr.is_ipv4() {
+        socket.set_freebind_v4(true)
+    } else {
+        socket.set_freebind_v6(true)
+    }
 }
 
 /// Receives on one socket until the listeners stop.

@@ -25,6 +25,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: CdrCommand,
     },
+    /// The cluster: status, drain and resume of nodes.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// The guard process a cluster node starts for itself (not for
+    /// operators): withdraws the floating IP and revokes the lease when
+    /// its tandem dies.
+    #[command(hide = true)]
+    Guard {
+        /// The node's configuration file.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Tools for looking at SIP messages by hand.
     Sip {
         #[command(subcommand)]
@@ -94,6 +108,17 @@ pub(crate) enum ExtCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Create or update many extensions from a CSV file.
+    ///
+    /// One extension per line: `number,password[,display name]`. Empty
+    /// lines and lines starting with `#` are skipped. All lines are checked
+    /// before anything is written.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The CSV file (`-` reads standard input).
+        file: PathBuf,
+    },
     /// List extensions and their registered contacts.
     List {
         #[command(flatten)]
@@ -108,6 +133,40 @@ pub(crate) enum ExtCommand {
         store: StoreArgs,
         /// The number.
         number: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Nodes, leader, epoch, floating-IP holder, health, replication lag,
+    /// and the latest events of the timeline.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// One JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// How many timeline events to show.
+        #[arg(long, default_value_t = 20)]
+        events: usize,
+    },
+    /// Drain a node: it hands leadership (and the floating IP) to a peer
+    /// and takes no new calls; calls in progress go on. Before a planned
+    /// restart.
+    Drain {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The node (default: the one the config file names).
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Undo a drain.
+    Resume {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The node (default: the one the config file names).
+        #[arg(long)]
+        node: Option<String>,
     },
 }
 

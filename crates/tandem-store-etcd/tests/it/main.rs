@@ -5,7 +5,7 @@
 //! concurrency, failing fast without etcd, and the coordination API
 //! (campaign, resign, epochs, keep-alive). Every test is bounded.
 
-mod etcd;
+use tandem_test_support::etcd;
 
 use etcd::Cluster;
 use std::collections::{BTreeMap, HashSet};

@@ -15,6 +15,7 @@ pub(crate) fn run(command: ExtCommand) -> ExitCode {
             password,
             name,
         } => add(&store.config, &number, &password, name),
+        ExtCommand::Import { store, file } => import(&store.config, &file),
         ExtCommand::List { store, json } => list(&store.config, json),
         ExtCommand::Rm { store, number } => rm(&store.config, &number),
     };
@@ -27,12 +28,7 @@ pub(crate) fn run(command: ExtCommand) -> ExitCode {
     }
 }
 
-fn add(
-    path: &std::path::Path,
-    number: &str,
-    password: &str,
-    name: Option<String>,
-) -> Result<(), String> {
+fn check_extension(number: &str, password: &str) -> Result<(), String> {
     if number.is_empty()
         || !number
             .bytes()
@@ -43,8 +39,81 @@ fn add(
         ));
     }
     if password.len() < 4 {
-        return Err("the password must be at least 4 characters".into());
+        return Err(format!(
+            "extension {number}: the password must be at least 4 characters"
+        ));
     }
+    Ok(())
+}
+
+/// Ops per commit when importing: well inside every backend's batch limit.
+const IMPORT_BATCH: usize = 100;
+
+fn import(path: &std::path::Path, file: &std::path::Path) -> Result<(), String> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?
+    };
+    let mut rows = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.splitn(3, ',').map(str::trim);
+        let number = fields.next().unwrap_or_default();
+        let password = fields.next().unwrap_or_default();
+        let name = fields.next().filter(|n| !n.is_empty()).map(str::to_owned);
+        check_extension(number, password)
+            .map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
+        if !seen.insert(number.to_owned()) {
+            return Err(format!(
+                "{}:{}: extension {number} is listed twice",
+                file.display(),
+                i + 1
+            ));
+        }
+        rows.push((number.to_owned(), password.to_owned(), name));
+    }
+    let (config, store) = open_store(path)?;
+    let realm = config.realm();
+    let mut ops = Vec::with_capacity(rows.len());
+    for (number, password, name) in &rows {
+        let ext = tandem_node::extension_record(number, password, &realm, name.clone());
+        ops.push(Op::Put {
+            key: extension_key(number),
+            value: serde_json::to_vec(&ext).map_err(|e| e.to_string())?,
+            expires_at_ms: None,
+        });
+    }
+    let commits = ops
+        .chunks(IMPORT_BATCH)
+        .map(|chunk| store.commit(chunk.to_vec()))
+        .collect::<Vec<_>>();
+    let mut rev = 0;
+    block_on(async {
+        for c in commits {
+            rev = rev.max(c.await?);
+        }
+        Ok::<_, tandem_store::Error>(())
+    })
+    .map_err(|e| e.to_string())?;
+    outln!(
+        "{} extension(s) saved (realm {realm}, revision {rev})",
+        rows.len()
+    );
+    Ok(())
+}
+
+fn add(
+    path: &std::path::Path,
+    number: &str,
+    password: &str,
+    name: Option<String>,
+) -> Result<(), String> {
+    check_extension(number, password)?;
     let (config, store) = open_store(path)?;
     let ext = tandem_node::extension_record(number, password, &config.realm(), name);
     let op = Op::Put {

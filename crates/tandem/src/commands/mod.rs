@@ -14,6 +14,7 @@ macro_rules! outln {
 }
 
 mod cdr;
+mod cluster;
 mod ext;
 mod run;
 mod sip_check;
@@ -28,6 +29,14 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Ext { command } => ext::run(command),
         Command::Cdr { command } => cdr::run(command),
+        Command::Cluster { command } => cluster::run(command),
+        Command::Guard { config } => match tandem_config::Config::load(&config) {
+            Ok(c) => ExitCode::from(tandem_node::cluster::guard::run_guard(&c)),
+            Err(e) => {
+                eprintln!("tandem guard: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Sip {
             command: SipCommand::Check { lf, files },
         } => sip_check::run(&files, lf),
@@ -46,16 +55,22 @@ pub(crate) fn open_store(
     String,
 > {
     let config = tandem_config::Config::load(path).map_err(|e| e.to_string())?;
-    let store = tandem_node::open_store(&config).map_err(|e| e.to_string())?;
-    Ok((config, store))
+    let opened = block_on(tandem_node::open_store(&config)).map_err(|e| e.to_string())?;
+    Ok((config, opened.store))
 }
 
-/// A small runtime for the commands that talk to the store.
+/// One small runtime for the commands that talk to the store: a store's
+/// background tasks (etcd's committer, watches) live on the runtime it was
+/// opened on, so every call shares it.
 pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+        })
         .block_on(f)
 }
 

@@ -58,7 +58,21 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
 }
 
 async fn serve(config: Config, extra: Vec<ListenAddr>, path: Option<PathBuf>) -> ExitCode {
-    let node = match tandem_node::Node::start(&config, &extra).await {
+    // A cluster node gets a guard: it withdraws the floating IP and
+    // revokes the lease if this process is killed.
+    let guard = match (&path, config.storage.backend.as_str()) {
+        (Some(p), "etcd") => std::env::current_exe().ok().map(|exe| {
+            let mut c = std::process::Command::new(exe);
+            c.arg("guard").arg("--config").arg(p);
+            c
+        }),
+        _ => None,
+    };
+    let options = tandem_node::StartOptions {
+        extra_listen: extra,
+        guard,
+    };
+    let node = match tandem_node::Node::start_with(&config, options).await {
         Ok(n) => n,
         Err(e) => {
             eprintln!("tandem: {e}");

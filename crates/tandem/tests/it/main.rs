@@ -6,6 +6,7 @@
 
 mod baresip;
 mod browser;
+mod cluster;
 mod node;
 mod pbx;
 mod run_options;

@@ -6,8 +6,6 @@
 //! are killed by PID (SIGKILL) when dropped, and their directories removed;
 //! a watchdog shell per member kills it if the test process dies first.
 
-#![allow(dead_code)] // Shared by the tests and the example; each uses part.
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -19,10 +17,13 @@ use std::time::Duration;
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One member's process and addresses.
-pub(crate) struct Member {
-    pub(crate) name: String,
-    pub(crate) client_port: u16,
-    pub(crate) peer_port: u16,
+pub struct Member {
+    /// Member name (`m0`, `m1` ...).
+    pub name: String,
+    /// Client port on 127.0.0.1.
+    pub client_port: u16,
+    /// Peer port on 127.0.0.1.
+    pub peer_port: u16,
     child: Option<Child>,
     /// Kills the member if this process dies without dropping the cluster
     /// (SIGKILL, a closed pipe): see [`Cluster::spawn`].
@@ -31,24 +32,25 @@ pub(crate) struct Member {
 
 impl Member {
     /// `host:port` of its client URL.
-    pub(crate) fn endpoint(&self) -> String {
+    pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.client_port)
     }
 
     /// Whether its process is still running.
-    pub(crate) fn running(&self) -> bool {
+    pub fn running(&self) -> bool {
         self.child.is_some()
     }
 
     /// Its process id.
-    pub(crate) fn pid(&self) -> Option<u32> {
+    pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
 }
 
 /// A cluster of members on loopback, killed and removed when dropped.
-pub(crate) struct Cluster {
-    pub(crate) members: Vec<Member>,
+pub struct Cluster {
+    /// The members, in start order.
+    pub members: Vec<Member>,
     dir: PathBuf,
 }
 
@@ -63,7 +65,7 @@ fn free_port() -> (TcpListener, u16) {
 impl Cluster {
     /// Starts `n` members and waits until every one answers `/health`
     /// (which needs a leader).
-    pub(crate) fn start(n: usize) -> Cluster {
+    pub fn start(n: usize) -> Cluster {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let id = format!(
             "{}-{}",
@@ -150,12 +152,12 @@ impl Cluster {
     }
 
     /// Client endpoints of the running members.
-    pub(crate) fn endpoints(&self) -> Vec<String> {
+    pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(Member::endpoint).collect()
     }
 
     /// Waits until every running member reports healthy.
-    pub(crate) fn wait_healthy(&self, timeout: Duration) {
+    pub fn wait_healthy(&self, timeout: Duration) {
         let mut waited = Duration::ZERO;
         let step = Duration::from_millis(50);
         loop {
@@ -179,7 +181,7 @@ impl Cluster {
     }
 
     /// Kills member `i` with SIGKILL (by PID) and reaps it.
-    pub(crate) fn kill(&mut self, i: usize) {
+    pub fn kill(&mut self, i: usize) {
         // The watchdog first: once the member is reaped its PID may be
         // reused.
         if let Some(mut watchdog) = self.members[i].watchdog.take() {
@@ -195,7 +197,7 @@ impl Cluster {
     /// The index of the member that is the raft leader, as the running
     /// members tell through etcd's HTTP gateway (`/v3/maintenance/status`,
     /// where each names itself and its leader).
-    pub(crate) fn leader(&self) -> Option<usize> {
+    pub fn leader(&self) -> Option<usize> {
         let statuses: Vec<(usize, String, String)> = self
             .members
             .iter()
@@ -217,7 +219,7 @@ impl Cluster {
     }
 
     /// The cluster's directory (data and logs).
-    pub(crate) fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         &self.dir
     }
 }
