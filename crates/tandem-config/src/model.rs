@@ -163,6 +163,10 @@ pub struct RegistrarSection {
     pub expires_max_secs: u32,
     /// Most contacts per extension; the oldest make way.
     pub contacts_per_aor_max: usize,
+    /// Send an OPTIONS keep-alive to every UDP contact this often, seconds
+    /// (keeps NAT bindings open; 0: off). In a cluster, each contact is
+    /// pinged by exactly one live node.
+    pub keepalive_interval_secs: u32,
 }
 
 impl Default for RegistrarSection {
@@ -172,6 +176,7 @@ impl Default for RegistrarSection {
             expires_min_secs: 60,
             expires_max_secs: 7200,
             contacts_per_aor_max: 10,
+            keepalive_interval_secs: 0,
         }
     }
 }

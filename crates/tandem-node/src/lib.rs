@@ -425,6 +425,7 @@ fn core_config(
             expires_min_secs: config.registrar.expires_min_secs,
             expires_max_secs: config.registrar.expires_max_secs,
             contacts_per_aor_max: config.registrar.contacts_per_aor_max,
+            keepalive_interval_secs: config.registrar.keepalive_interval_secs,
         },
         advertise,
         flow_secret,

@@ -93,7 +93,7 @@ fn handle(s: &mut Shard, input: ShardInput, drained: &mut Option<oneshot::Sender
             let _ = reply.send(());
         }
         ShardInput::Duties(members) => {
-            s.core.run_duties(clock::now_pair(), &members);
+            s.core.run_duties(clock::now_pair(), &members, &mut s.layer);
         }
     }
 }

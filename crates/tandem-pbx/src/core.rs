@@ -111,6 +111,8 @@ pub struct CoreStats {
     pub commit_failures: u64,
     /// Responses relayed to the live node whose transaction they belong to.
     pub relayed: u64,
+    /// NAT keep-alive OPTIONS sent to contacts this node owns.
+    pub keepalives: u64,
 }
 
 /// What a pending commit was for.
@@ -136,6 +138,8 @@ pub struct Core {
     pub(crate) calls: crate::calls::Calls,
     /// [`crate::node_hash`] of this node, carried in our branches.
     pub(crate) node_hash: u32,
+    /// When each owned contact last got its keep-alive, Unix ms.
+    pub(crate) keepalive_sent: HashMap<String, u64>,
     /// Record writes that failed for want of a store, retried in order.
     retries: std::collections::VecDeque<(Instant, Vec<Op>)>,
 }
@@ -162,6 +166,7 @@ impl Core {
             proxy: ProxyState::default(),
             calls: crate::calls::Calls::default(),
             retries: std::collections::VecDeque::new(),
+            keepalive_sent: HashMap::new(),
             config,
         }
     }

@@ -22,6 +22,8 @@ pub struct RegistrarConfig {
     pub expires_max_secs: u32,
     /// Most contacts per address of record; the oldest go first.
     pub contacts_per_aor_max: usize,
+    /// OPTIONS keep-alive interval for UDP contacts, seconds (0: off).
+    pub keepalive_interval_secs: u32,
 }
 
 impl Default for RegistrarConfig {
@@ -31,6 +33,7 @@ impl Default for RegistrarConfig {
             expires_min_secs: 60,
             expires_max_secs: 7200,
             contacts_per_aor_max: 10,
+            keepalive_interval_secs: 0,
         }
     }
 }
