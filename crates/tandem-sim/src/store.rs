@@ -2,7 +2,7 @@
 //! a TTL renewed by keep-alives and expired by a lessor that checks in
 //! rounds (etcd checks every 500 ms), a leader key created only if absent
 //! whose create revision is the epoch, presence keys attached to leases,
-//! compare-and-swap ownership records, and one revision counter.
+//! the calls created (with the node that set each up), and one revision counter.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -157,18 +157,6 @@ impl FakeEtcd {
 
     pub(crate) fn members(&self) -> Vec<Member> {
         self.presence.values().map(|(m, _)| m.clone()).collect()
-    }
-
-    /// Moves a duty from `from` to `to` if `from` still owns it.
-    pub(crate) fn cas_owner(&mut self, call: &str, from: &str, to: &str) -> bool {
-        match self.owners.get_mut(call) {
-            Some(o) if o == from => {
-                *o = to.to_owned();
-                self.bump();
-                true
-            }
-            _ => false,
-        }
     }
 
     pub(crate) fn write(&mut self, key: &str) -> u64 {

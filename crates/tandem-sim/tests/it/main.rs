@@ -22,6 +22,7 @@ fn invariants_hold_under_seeded_faults() {
     let mut takeovers = Vec::new();
     let mut clean = Vec::new();
     let mut failures = Vec::new();
+    let (mut calls, mut answered, mut double_claims) = (0, 0, 0);
     for seed in seeds() {
         let report = run(SimConfig {
             trace: replay,
@@ -43,14 +44,26 @@ fn invariants_hold_under_seeded_faults() {
             1,
             "seed {seed}: nobody ever held the floating IP"
         );
+        calls += report.calls;
+        answered += report.calls_answered;
+        double_claims = double_claims.max(report.max_duty_claimants);
         takeovers.extend(report.takeovers.iter().map(|(_, d)| *d));
         clean.extend(report.clean_takeovers.iter().map(|(_, d)| *d));
+        if let Some((who, d)) = report.clean_takeovers.iter().max_by_key(|(_, d)| *d) {
+            if *d >= Duration::from_secs(2) {
+                failures.push(format!("seed {seed}: a clean takeover ({who}) took {d:?}"));
+            }
+        }
     }
     assert!(
         failures.is_empty(),
         "replay with SIM_SEED=<seed>:\n{}",
         failures.join("\n")
     );
+    println!(
+        "calls: {calls}, final response delivered: {answered}; most nodes claiming one call's duties at once: {double_claims}"
+    );
+    assert!(calls > 0 && answered > 0, "the runs made calls");
     for (name, v) in [("all", &mut takeovers), ("clean", &mut clean)] {
         if v.is_empty() {
             continue;
