@@ -25,13 +25,13 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    /// Defaults for `node`: 1 s lease renewed every 200 ms, 300 ms margin.
+    /// Defaults for `node`: 1 s lease renewed every 100 ms, 200 ms margin.
     pub fn new(node: &str) -> AgentConfig {
         AgentConfig {
             node: node.to_owned(),
             lease_ttl: Duration::from_secs(1),
-            keepalive_interval: Duration::from_millis(200),
-            safety_margin: Duration::from_millis(300),
+            keepalive_interval: Duration::from_millis(100),
+            safety_margin: Duration::from_millis(200),
             retry_interval: Duration::from_millis(200),
             may_lead: true,
         }

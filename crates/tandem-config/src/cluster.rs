@@ -75,8 +75,8 @@ impl Default for ClusterSection {
     fn default() -> Self {
         ClusterSection {
             lease_ttl_secs: 1,
-            keepalive_interval_ms: 200,
-            safety_margin_ms: 300,
+            keepalive_interval_ms: 100,
+            safety_margin_ms: 200,
             may_lead: true,
             record_route: RecordRoute::Floating,
             health_interval_ms: 500,

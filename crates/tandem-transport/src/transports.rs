@@ -274,14 +274,7 @@ impl Transports {
             .inner
             .udp
             .get(&t.flow.local)
-            .or_else(|| {
-                self.inner.udp.values().find(|v| {
-                    v.first().is_some_and(|s| {
-                        s.local_addr()
-                            .is_ok_and(|a| a.is_ipv4() == t.flow.remote.is_ipv4())
-                    })
-                })
-            })
+            .or_else(|| self.other_udp(t.flow.remote, None))
             .ok_or(Error::NoConnection {
                 transport: TransportKind::Udp,
                 remote: t.flow.remote,
@@ -300,11 +293,47 @@ impl Transports {
                 });
                 Ok(())
             }
+            // The floating IP left this host (the node stepped down while a
+            // transaction it started lives on): answer from the node's own
+            // address rather than not at all.
+            Err(e)
+                if self.inner.config.freebind.contains(&t.flow.local.ip())
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::InvalidInput
+                    ) =>
+            {
+                let own = self
+                    .other_udp(t.flow.remote, Some(t.flow.local.ip()))
+                    .ok_or(Error::Send {
+                        remote: t.flow.remote,
+                        source: e,
+                    })?;
+                let socket = &own[(t.flow.remote.port() as usize) % own.len()];
+                socket
+                    .try_send_to(&t.payload, t.flow.remote)
+                    .map(|_| ())
+                    .map_err(|source| Error::Send {
+                        remote: t.flow.remote,
+                        source,
+                    })
+            }
             Err(source) => Err(Error::Send {
                 remote: t.flow.remote,
                 source,
             }),
         }
+    }
+
+    /// UDP sockets of the remote's address family, not bound to the
+    /// floating IP (`avoid`) nor to any address that may come and go.
+    fn other_udp(&self, remote: SocketAddr, avoid: Option<IpAddr>) -> Option<&Vec<Arc<UdpSocket>>> {
+        self.inner.udp.iter().find_map(|(local, v)| {
+            let usable = local.is_ipv4() == remote.is_ipv4()
+                && Some(local.ip()) != avoid
+                && !self.inner.config.freebind.contains(&local.ip());
+            usable.then_some(v)
+        })
     }
 
     fn send_stream(&self, t: Transmit) -> Result<(), Error> {
