@@ -14,6 +14,7 @@ declare -A NEEDS=(
   [npm]=npm
   [etcd]=etcd-server
   [protoc]=protobuf-compiler
+  [dig]=dnsutils
 )
 
 missing=()

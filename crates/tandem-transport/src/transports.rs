@@ -295,14 +295,10 @@ impl Transports {
             }
             // The floating IP left this host (the node stepped down while a
             // transaction it started lives on): answer from the node's own
-            // address rather than not at all.
-            Err(e)
-                if self.inner.config.freebind.contains(&t.flow.local.ip())
-                    && matches!(
-                        e.kind(),
-                        std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::InvalidInput
-                    ) =>
-            {
+            // address rather than not at all. Linux reports the missing
+            // source as EADDRNOTAVAIL, EINVAL or ENETUNREACH depending on the
+            // route lookup, so any error from a floating-IP socket counts.
+            Err(e) if self.inner.config.freebind.contains(&t.flow.local.ip()) => {
                 let own = self
                     .other_udp(t.flow.remote, Some(t.flow.local.ip()))
                     .ok_or(Error::Send {

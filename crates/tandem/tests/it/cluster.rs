@@ -282,15 +282,21 @@ fn two_nodes_share_state_lead_hand_over_and_drain() {
     alpha_proc
         .wait_exit(Duration::from_secs(5))
         .expect("killed");
-    let s = wait_status(&b, Duration::from_secs(5), "alpha gone, beta leads", |s| {
-        s["nodes"].as_array().is_some_and(|n| n.len() == 1) && leader(s).as_deref() == Some("beta")
-    });
-    let events = s["events"].as_array().unwrap();
-    assert!(
-        events
-            .iter()
-            .any(|e| e["node"] == "beta" && e["event"] == "node_down"),
-        "the timeline shows the node's death: {s:#}"
+    // Events are written after the fact (never on the SIP path), so the
+    // timeline may trail the member list by a commit: wait for both.
+    wait_status(
+        &b,
+        Duration::from_secs(5),
+        "alpha gone, beta leads, the timeline shows alpha's death",
+        |s| {
+            s["nodes"].as_array().is_some_and(|n| n.len() == 1)
+                && leader(s).as_deref() == Some("beta")
+                && s["events"].as_array().is_some_and(|events| {
+                    events
+                        .iter()
+                        .any(|e| e["node"] == "beta" && e["event"] == "node_down")
+                })
+        },
     );
     let guard_said = alpha_proc.output();
     assert!(
