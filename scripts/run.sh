@@ -4,7 +4,7 @@
 # `tandem run` with the given arguments (default: the single-node demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
+if { ! command -v protoc >/dev/null 2>&1 || [ ! -f /usr/include/google/protobuf/descriptor.proto ]; } && [ -z "${PROTOC:-}" ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || { echo "run: protoc is missing; install protobuf-compiler (needs root or sudo)" >&2; exit 1; }
@@ -13,7 +13,7 @@ if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
   echo "run: installing protobuf-compiler (protoc builds the etcd client)" >&2
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler libprotobuf-dev >/dev/null
 fi
 [ $# -eq 0 ] && set -- --config examples/demo.toml
 exec cargo run --release -q -p tandem -- run "$@"

@@ -21,6 +21,9 @@ missing=()
 for cmd in "${!NEEDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}")
 done
+# protoc's well-known types (google/protobuf/*.proto), which the etcd
+# client's build imports; Debian only recommends them with protoc.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -4,11 +4,15 @@
 //! ignored); every value is checked at start; errors name the file, the
 //! key and the problem; relative paths resolve against the file's folder.
 
+mod admin;
 mod cluster;
+mod dns;
 mod error;
 mod model;
 
+pub use admin::*;
 pub use cluster::{ClusterSection, EtcdSection, FloatingIpSection, RecordRoute};
+pub use dns::{DnsSection, ZoneSection};
 
 pub use error::Error;
 pub use model::*;
@@ -61,6 +65,9 @@ impl Config {
         if let Some(tls) = &mut self.tls {
             resolve(&mut tls.certificate);
             resolve(&mut tls.private_key);
+        }
+        if let Some(admin) = &mut self.admin {
+            admin.resolve(base);
         }
     }
 }

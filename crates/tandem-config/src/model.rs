@@ -29,6 +29,13 @@ pub struct Config {
     pub storage: StorageSection,
     /// `[cluster]` (etcd backend only).
     pub cluster: Option<crate::ClusterSection>,
+    /// `[admin]`: the operations plane (API, dashboard, metrics); absent: none.
+    pub admin: Option<crate::AdminSection>,
+    /// `[dns]`: RFC 3263 resolution and the zone served; absent: system
+    /// resolver, no zone.
+    pub dns: Option<crate::DnsSection>,
+    /// `[[webhooks]]`: ActionURLs called on cluster events.
+    pub webhooks: Vec<tandem_webhook::WebhookConfig>,
     /// `[[extensions]]`: extensions created or updated at start.
     pub extensions: Vec<ExtensionEntry>,
     /// The file this came from, if any.
@@ -149,6 +156,10 @@ pub struct PbxSection {
     pub ring_timeout_secs: Option<u64>,
     /// Longest call kept without a BYE, seconds (then its dialog is dropped).
     pub call_max_secs: Option<u64>,
+    /// Whether authenticated extensions may call SIP URIs of other domains
+    /// (`sip:bob@example.com`, resolved by RFC 3263); default true. Never
+    /// an open relay: unauthenticated requests for other domains get 407.
+    pub sip_uri_dialing: Option<bool>,
 }
 
 /// `[registrar]`: expiry ranges and contact limits.
@@ -245,6 +256,15 @@ pub struct ExtensionEntry {
     /// Name shown to callees.
     #[serde(default)]
     pub display_name: Option<String>,
+}
+
+/// Whether `number` may name an extension: digits, letters or `- _ . +`.
+pub fn is_valid_extension_number(number: &str) -> bool {
+    !number.is_empty()
+        && number.len() <= 64
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
 }
 
 /// The published demo passwords: `pw-<number>`.
@@ -410,15 +430,12 @@ impl Config {
             ));
         }
         crate::cluster::check(self, path)?;
+        crate::dns::check(self, path)?;
+        crate::admin::check(self, path)?;
         let mut seen = std::collections::HashSet::new();
         for (i, e) in self.extensions.iter().enumerate() {
             let key = format!("extensions[{i}]");
-            if e.number.is_empty()
-                || !e
-                    .number
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
-            {
+            if !is_valid_extension_number(&e.number) {
                 return Err(invalid(
                     format!("{key}.number"),
                     format!("{:?}: use digits, letters or - _ . +", e.number),

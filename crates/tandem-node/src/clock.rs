@@ -5,13 +5,13 @@ use std::time::Instant;
 
 /// The current instant.
 #[allow(clippy::disallowed_methods)] // the runtime layer owns the clock
-pub(crate) fn now() -> Instant {
+pub fn now() -> Instant {
     Instant::now()
 }
 
 /// The wall clock, Unix milliseconds.
 #[allow(clippy::disallowed_methods)] // the runtime layer owns the clock
-pub(crate) fn unix_ms() -> u64 {
+pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -26,7 +26,7 @@ pub(crate) fn now_pair() -> tandem_pbx::Now {
 }
 
 /// 32 random bytes from the operating system (secrets for nonces and flow tokens).
-pub(crate) fn secret() -> [u8; 32] {
+pub fn secret() -> [u8; 32] {
     let mut s = [0u8; 32];
     if getrandom::fill(&mut s).is_err() {
         for (i, b) in s.iter_mut().enumerate() {

@@ -27,6 +27,8 @@ pub struct DispatchStats {
     pub options_answered: AtomicU64,
     /// Messages refused because their shard's queue was full.
     pub shard_overload: AtomicU64,
+    /// Messages by method and status, transactions, calls, store commits.
+    pub metrics: Arc<crate::metrics::NodeMetrics>,
 }
 
 pub(crate) struct Dispatch {
@@ -78,6 +80,7 @@ impl InboundHandler for Dispatch {
             Err(e) => return self.refuse_malformed(transports, &inbound, &e),
         };
         let flow = inbound.flow;
+        self.stats.metrics.received(&msg);
         if msg.is_request() {
             if let Err(e) = msg.validate() {
                 // Parsed far enough to answer properly, with our own To tag.

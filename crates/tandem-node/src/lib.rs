@@ -7,12 +7,15 @@
 //! to a bound, then stops. This crate owns the clock and the OS entropy;
 //! the crates below it are pure.
 
-mod clock;
+pub mod clock;
 pub mod cluster;
 mod dispatch;
 mod error;
+pub mod metrics;
+mod resolve;
 mod shard;
 mod state;
+pub mod zone;
 
 pub use state::{extension_record, open_store, OpenedStore};
 
@@ -49,6 +52,8 @@ pub struct StartOptions {
 
 /// A running node.
 pub struct Node {
+    zone: Option<Arc<zone::ZonePublisher>>,
+    webhooks: Option<Arc<tandem_webhook::Dispatcher>>,
     cluster: Option<cluster::ClusterHandle>,
     transports: Transports,
     shared: Arc<Shared>,
@@ -138,7 +143,8 @@ impl Node {
             cluster::withdraw_stale_floating_ip(config).await;
         }
         let opened = state::open_store(config).await?;
-        let store = opened.store;
+        let metrics = Arc::new(metrics::NodeMetrics::default());
+        let store = metrics::metered(opened.store, metrics.clone());
         let coordinator = opened.coordinator;
         let secret = state::shared_secret(&store).await?;
         let replica = Replica::shared();
@@ -156,9 +162,13 @@ impl Node {
                 config.auth.block_secs * 1000,
             ),
             cluster: tandem_pbx::ClusterView::default(),
+            quarantine: Default::default(),
         });
         let flow_secret = derive(&secret, b"flow");
-        let stats = Arc::new(DispatchStats::default());
+        let stats = Arc::new(DispatchStats {
+            metrics,
+            ..DispatchStats::default()
+        });
         // The identity needs the bound addresses, known only after binding:
         // the dispatcher starts with the configured ones.
         let dispatch = Arc::new(Dispatch {
@@ -187,6 +197,7 @@ impl Node {
             force_rport: config.sip.force_rport,
             ..tandem_transaction::Config::default()
         };
+        let resolver = resolve::Resolver::new(config, &bound, clock::seed())?;
         let mut shards = Vec::with_capacity(shard_count);
         let mut tasks = Vec::with_capacity(shard_count);
         for _ in 0..shard_count {
@@ -198,6 +209,7 @@ impl Node {
                 layer: TransactionLayer::new(tx_config.clone()),
                 core: Core::new(core_cfg.clone(), shared.clone(), clock::seed()),
                 store: store.clone(),
+                resolver: resolver.clone(),
             };
             tasks.push(tokio::spawn(shard::run(shard)));
             shards.push(tx);
@@ -209,6 +221,24 @@ impl Node {
             .filter(|l| Some(l.addr.ip()) != floating)
             .copied()
             .collect();
+        // The DNS zone starts with this node alone; a cluster node adds its
+        // peers as their presence arrives.
+        let me = zone::ZoneMember {
+            node: config.node.name.clone().unwrap_or_else(|| "tandem".into()),
+            listen: own_bound.iter().map(ToString::to_string).collect(),
+            serving: true,
+            priority: zone_priority(config),
+            weight: zone_weight(config),
+        };
+        let zone = zone::ZonePublisher::start(config, &own_bound, &[me]).await?;
+        let webhooks = if config.webhooks.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                tandem_webhook::Dispatcher::start(config.webhooks.clone())
+                    .map_err(|source| Error::Webhooks { source })?,
+            ))
+        };
         let cluster = match coordinator {
             Some(coordinator) => Some(
                 cluster::start(cluster::ClusterParams {
@@ -219,6 +249,8 @@ impl Node {
                     shards: shards.clone(),
                     listen: own_bound,
                     guard: options.guard,
+                    zone: zone.clone(),
+                    webhooks: webhooks.clone(),
                 })
                 .await,
             ),
@@ -244,6 +276,8 @@ impl Node {
         };
         let grace = Duration::from_secs(config.node.shutdown_grace_secs.unwrap_or(32));
         Ok(Node {
+            zone,
+            webhooks,
             cluster,
             transports,
             shared,
@@ -263,6 +297,21 @@ impl Node {
     /// Receive-path counters.
     pub fn stats(&self) -> &DispatchStats {
         &self.stats
+    }
+
+    /// Receive-path counters and the node's metrics, shared (the operations plane keeps them).
+    pub fn stats_handle(&self) -> Arc<DispatchStats> {
+        self.stats.clone()
+    }
+
+    /// The DNS zone served, if `[dns.zone]` is configured.
+    pub fn zone(&self) -> Option<&Arc<zone::ZonePublisher>> {
+        self.zone.as_ref()
+    }
+
+    /// The ActionURL dispatcher, if `[[webhooks]]` are configured.
+    pub fn webhooks(&self) -> Option<&Arc<tandem_webhook::Dispatcher>> {
+        self.webhooks.as_ref()
     }
 
     /// The shared state (replica, nonces), for tests and status.
@@ -323,6 +372,9 @@ impl Node {
                 waits.push(done_rx);
             }
         }
+        // Logged once every shard has been told: a request read after this
+        // line reaches its shard behind the drain, and gets 503.
+        tracing::info!("stopping: no new connections or requests; finishing live transactions");
         let all = async {
             for w in waits {
                 let _ = w.await;
@@ -330,12 +382,39 @@ impl Node {
         };
         let clean = tokio::time::timeout(self.grace, all).await.is_ok();
         self.transports.stop();
+        if let Some(z) = self.zone.take() {
+            z.shutdown().await;
+        }
+        if let Some(w) = self.webhooks.take() {
+            // The last events (stepped down, left) get a short chance out.
+            if let Ok(w) = Arc::try_unwrap(w) {
+                w.shutdown(Duration::from_secs(2)).await;
+            }
+        }
         self.log_totals();
         for t in &self.tasks {
             t.abort();
         }
         clean
     }
+}
+
+/// This node's SRV priority in `[dns.zone]`.
+pub(crate) fn zone_priority(config: &Config) -> u16 {
+    config
+        .dns
+        .as_ref()
+        .and_then(|d| d.zone.as_ref())
+        .map_or(10, |z| z.priority)
+}
+
+/// This node's SRV weight in `[dns.zone]`.
+pub(crate) fn zone_weight(config: &Config) -> u16 {
+    config
+        .dns
+        .as_ref()
+        .and_then(|d| d.zone.as_ref())
+        .map_or(100, |z| z.weight)
 }
 
 /// Warns loudly when published demo passwords are reachable from a network.
@@ -436,6 +515,15 @@ fn core_config(
             .cluster
             .as_ref()
             .is_none_or(|c| c.record_route == tandem_config::RecordRoute::Floating),
+        outbound: {
+            let dns = config.dns.clone().unwrap_or_default();
+            tandem_pbx::OutboundConfig {
+                sip_uri_dialing: config.pbx.sip_uri_dialing.unwrap_or(true),
+                target_timeout: Duration::from_millis(dns.target_timeout_ms),
+                quarantine: Duration::from_secs(dns.quarantine_secs),
+                ..tandem_pbx::OutboundConfig::default()
+            }
+        },
     }
 }
 

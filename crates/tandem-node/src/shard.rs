@@ -27,6 +27,8 @@ pub(crate) enum ShardInput {
     Ping(oneshot::Sender<()>),
     /// Run the per-call duties this node owns among these live members.
     Duties(Vec<String>),
+    /// A resolution the core asked for finished.
+    Resolved(u64, Result<Vec<tandem_pbx::ResolvedTarget>, String>),
 }
 
 pub(crate) struct Shard {
@@ -36,6 +38,7 @@ pub(crate) struct Shard {
     pub(crate) layer: TransactionLayer,
     pub(crate) core: Core,
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) resolver: crate::resolve::Resolver,
 }
 
 pub(crate) async fn run(mut s: Shard) {
@@ -95,6 +98,10 @@ fn handle(s: &mut Shard, input: ShardInput, drained: &mut Option<oneshot::Sender
         ShardInput::Duties(members) => {
             s.core.run_duties(clock::now_pair(), &members, &mut s.layer);
         }
+        ShardInput::Resolved(token, result) => {
+            s.core
+                .on_resolved(clock::now_pair(), token, result, &mut s.layer);
+        }
     }
 }
 
@@ -107,13 +114,24 @@ fn flush(now: Now, s: &mut Shard) {
             s.core.on_event(now, event, &mut s.layer);
             progressed = true;
         }
-        while let Some(Effect::Commit { token, ops }) = s.core.poll_effect() {
-            let store = s.store.clone();
+        while let Some(effect) = s.core.poll_effect() {
             let back = s.tx.clone();
-            tokio::spawn(async move {
-                let result = store.commit(ops).await;
-                let _ = back.send(ShardInput::Committed(token, result)).await;
-            });
+            match effect {
+                Effect::Commit { token, ops } => {
+                    let store = s.store.clone();
+                    tokio::spawn(async move {
+                        let result = store.commit(ops).await;
+                        let _ = back.send(ShardInput::Committed(token, result)).await;
+                    });
+                }
+                Effect::Resolve { token, query } => {
+                    let resolver = s.resolver.clone();
+                    tokio::spawn(async move {
+                        let result = resolver.resolve(query).await;
+                        let _ = back.send(ShardInput::Resolved(token, result)).await;
+                    });
+                }
+            }
             progressed = true;
         }
         while let Some(t) = s.layer.poll_transmit() {

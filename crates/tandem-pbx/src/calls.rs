@@ -208,8 +208,9 @@ impl Core {
     }
 
     /// A BYE for a dialog this node does not know: set up by a node that
-    /// died before its dialog record was durable. The call still gets its
-    /// one CDR, unless the store knows the dialog or the call's end.
+    /// died before its dialog record was durable, or whose record is not
+    /// here yet. The call still gets its one CDR, unless the store knows
+    /// the call's end.
     fn orphan_hangup(&mut self, now: Now, bye: &Message, call_id: &str, from: &str, to: &str) {
         let forward = dialog_key(call_id, from, to);
         if !self.calls.end(&forward) {
@@ -234,14 +235,19 @@ impl Core {
             hangup_by: None,
             node: self.config.node.clone(),
         };
-        let require_absent = |key: String| Op::Require {
-            key,
-            expect: Expect::Absent,
-        };
+        // The dialog's own record may land after this BYE (its node's
+        // write was waiting for the store when the BYE came here): the CDR
+        // batch deletes it rather than requires it absent, or the call
+        // would lose its CDR to a conflict with its own dialog.
         let guards = vec![
-            require_absent(ended_key(call_id, to)),
-            require_absent(forward),
-            require_absent(dialog_key(call_id, to, from)),
+            Op::Require {
+                key: ended_key(call_id, to),
+                expect: Expect::Absent,
+            },
+            Op::Delete { key: forward },
+            Op::Delete {
+                key: dialog_key(call_id, to, from),
+            },
         ];
         self.write_cdr(cdr, from, None, guards);
     }

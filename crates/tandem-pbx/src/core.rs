@@ -59,6 +59,8 @@ pub struct CoreConfig {
     /// Record-Route with the floating IP (when there is one), so that
     /// in-dialog requests reach whichever node is alive.
     pub record_route_floating: bool,
+    /// Requests to other domains: resolution and failover.
+    pub outbound: crate::outbound::OutboundConfig,
 }
 
 /// State shared by the cores of a node's shards.
@@ -72,6 +74,8 @@ pub struct Shared {
     pub failures: FailureLimiter,
     /// The cluster as the runtime sees it (default for a single node).
     pub cluster: crate::ClusterView,
+    /// Outbound targets that failed lately, shared by every shard.
+    pub quarantine: crate::outbound::Quarantine,
 }
 
 /// A durable write the core needs before it can go on.
@@ -83,6 +87,14 @@ pub enum Effect {
         token: u64,
         /// The writes.
         ops: Vec<Op>,
+    },
+    /// Resolve `query` (RFC 3263), then call [`Core::on_resolved`] with
+    /// `token`.
+    Resolve {
+        /// Names the continuation.
+        token: u64,
+        /// The host and what its URI fixes.
+        query: crate::outbound::ResolveQuery,
     },
 }
 
@@ -135,6 +147,7 @@ pub struct Core {
     pending: HashMap<u64, Pending>,
     next_token: u64,
     pub(crate) proxy: ProxyState,
+    pub(crate) outbound: crate::outbound::OutboundState,
     pub(crate) calls: crate::calls::Calls,
     /// [`crate::node_hash`] of this node, carried in our branches.
     pub(crate) node_hash: u32,
@@ -164,6 +177,7 @@ impl Core {
             next_token: 1,
             node_hash: crate::node_hash(&config.node),
             proxy: ProxyState::default(),
+            outbound: crate::outbound::OutboundState::default(),
             calls: crate::calls::Calls::default(),
             retries: std::collections::VecDeque::new(),
             keepalive_sent: HashMap::new(),
@@ -193,6 +207,11 @@ impl Core {
         self.pending.insert(token, pending);
         self.effects.push(Effect::Commit { token, ops });
         token
+    }
+
+    /// Queues an effect for the runtime.
+    pub(crate) fn push_effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
     }
 
     /// Commits asked for and not yet finished.
@@ -501,8 +520,11 @@ impl Core {
 
     /// Fires the core's own timers (Timer C, record write retries).
     pub fn handle_timeout(&mut self, now: Now, layer: &mut TransactionLayer) {
-        for ctx in self.proxy.due(now.instant) {
-            self.timer_c(now, ctx, layer);
+        for (ctx, due) in self.proxy.due(now.instant) {
+            match due {
+                crate::proxy::Due::TimerC => self.timer_c(now, ctx, layer),
+                crate::proxy::Due::TargetSilent => self.target_silent(now, ctx, layer),
+            }
         }
         while self
             .retries

@@ -16,12 +16,30 @@ use tandem_transaction::{Flow, TransactionLayer, TxId};
 
 /// A branch of a forked request.
 #[derive(Debug, Clone)]
-struct Branch {
-    tx: TxId,
+pub(crate) struct Branch {
+    pub(crate) tx: TxId,
     /// The final status once it has one.
-    done: Option<u16>,
+    pub(crate) done: Option<u16>,
     /// Whether a provisional response arrived (only then may a CANCEL go out).
-    provisional: bool,
+    pub(crate) provisional: bool,
+}
+
+/// A request to another domain, tried on its resolved targets one after
+/// the other (RFC 3263 §4.3).
+#[derive(Debug)]
+pub(crate) struct Failover {
+    /// The request as prepared for the next hop (our Via not pushed).
+    pub(crate) msg: Message,
+    /// Where it came from (for Record-Route).
+    pub(crate) inbound: Flow,
+    /// Whether to Record-Route it.
+    pub(crate) record_route: bool,
+    /// Targets not tried yet, in order.
+    pub(crate) remaining: std::collections::VecDeque<crate::outbound::ResolvedTarget>,
+    /// The branch in flight and its target.
+    pub(crate) current: Option<(TxId, crate::outbound::ResolvedTarget)>,
+    /// When the current target counts as silent.
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// The proxy's memory of one forwarded request.
@@ -37,6 +55,16 @@ struct Context {
     cancelled: bool,
     timer_c: Option<Instant>,
     call: Option<CallTrack>,
+    failover: Option<Failover>,
+}
+
+/// Which of a context's timers fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Timer C (RFC 3261 §16.8).
+    TimerC,
+    /// The current target of a failover stayed silent.
+    TargetSilent,
 }
 
 /// All live proxy contexts of a core.
@@ -52,19 +80,20 @@ impl ProxyState {
         self.timers.iter().next().map(|(at, _)| *at)
     }
 
-    pub(crate) fn due(&mut self, now: Instant) -> Vec<TxId> {
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<(TxId, Due)> {
         let mut out = Vec::new();
         while let Some(&(at, tx)) = self.timers.iter().next() {
             if at > now {
                 break;
             }
             self.timers.remove(&(at, tx));
-            if self
-                .contexts
-                .get(&tx)
-                .is_some_and(|c| c.timer_c == Some(at))
-            {
-                out.push(tx);
+            if let Some(c) = self.contexts.get(&tx) {
+                if c.timer_c == Some(at) {
+                    out.push((tx, Due::TimerC));
+                }
+                if c.failover.as_ref().is_some_and(|f| f.deadline == Some(at)) {
+                    out.push((tx, Due::TargetSilent));
+                }
             }
         }
         out
@@ -106,8 +135,18 @@ impl Core {
     /// that branch and the target: another node can then build the CANCEL
     /// or ACK that matches a branch this node sent, should this node die.
     pub(crate) fn via_for(&mut self, msg: &Message, flow: &Flow) -> Option<String> {
+        self.via_for_target(msg, flow, None)
+    }
+
+    /// [`Core::via_for`], the branch also derived from `salt` (a request
+    /// sent to a second target of the same URI needs a branch of its own).
+    fn via_for_target(&mut self, msg: &Message, flow: &Flow, salt: Option<&str>) -> Option<String> {
         let addr = self.our_addr(flow.transport, Some(flow))?;
-        let branch = self.branch_for(msg.branch(), msg.request_uri_str().unwrap_or(""));
+        let target = msg.request_uri_str().unwrap_or("");
+        let branch = match salt {
+            Some(salt) => self.branch_for(msg.branch(), &format!("{target}|{salt}")),
+            None => self.branch_for(msg.branch(), target),
+        };
         Some(format!(
             "SIP/2.0/{} {};branch={branch};rport",
             flow.transport.via_token(),
@@ -144,13 +183,29 @@ impl Core {
     }
 
     /// Prepares `msg` for one hop and starts its client transaction.
-    fn send_branch(
+    pub(crate) fn send_branch(
+        &mut self,
+        now: Now,
+        msg: Message,
+        inbound: &Flow,
+        outbound: Flow,
+        record_route: bool,
+        layer: &mut TransactionLayer,
+    ) -> Option<TxId> {
+        self.send_branch_salted(now, msg, inbound, outbound, record_route, None, layer)
+    }
+
+    /// [`Core::send_branch`] with a branch salted by `salt` (see
+    /// [`Core::via_for_target`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_branch_salted(
         &mut self,
         now: Now,
         mut msg: Message,
         inbound: &Flow,
         outbound: Flow,
         record_route: bool,
+        salt: Option<&str>,
         layer: &mut TransactionLayer,
     ) -> Option<TxId> {
         let outbound = self.outbound(outbound);
@@ -159,7 +214,7 @@ impl Core {
                 msg.add_record_route(&rr);
             }
         }
-        let via = self.via_for(&msg, &outbound)?;
+        let via = self.via_for_target(&msg, &outbound, salt)?;
         msg.push_via(&via).ok()?;
         match layer.send_request(now.instant, msg, outbound) {
             Ok(tx) => {
@@ -237,15 +292,9 @@ impl Core {
             return;
         };
         if !self.config.identity.is_local_uri(&sip) {
-            // No trunks or foreign domains yet: refuse to relay.
-            self.reply(
-                now,
-                tx,
-                403,
-                Some("Forbidden (Relaying Denied)"),
-                layer,
-                |b| b,
-            );
+            let target = crate::outbound::query_for(&sip);
+            let callee = sip.raw.to_owned();
+            self.route_to_other_domain(now, tx, request, msg, flow, target, callee, layer);
             return;
         }
         let Some(user) = sip.user.map(str::to_owned) else {
@@ -264,26 +313,11 @@ impl Core {
         // prove who they are (RFC 3261 §22.3).
         let mut caller = None;
         if method != Method::Options {
-            let Some(v) = self.authenticate(now, tx, &request, &flow, true, layer) else {
+            let Some(user) = self.authenticate_caller(now, tx, &request, &flow, &mut msg, layer)
+            else {
                 return;
             };
-            let from_user = request
-                .from()
-                .and_then(Result::ok)
-                .and_then(|f| f.uri.as_sip().and_then(|u| u.user.map(str::to_owned)));
-            if from_user.as_deref() != Some(v.user.as_str()) {
-                self.reply(
-                    now,
-                    tx,
-                    403,
-                    Some("Forbidden (From Does Not Match Credentials)"),
-                    layer,
-                    |b| b,
-                );
-                return;
-            }
-            caller = Some(v.user);
-            strip_credentials(&mut msg, &self.config.realm);
+            caller = Some(user);
         }
         let track = (method == Method::Invite).then(|| {
             CallTrack::new(
@@ -360,7 +394,87 @@ impl Core {
         self.add_context(now, tx, method, branches, track);
     }
 
-    fn add_context(
+    /// Authenticates the extension an initial request comes from (407
+    /// challenge, From must match the credentials) and strips our
+    /// credentials from the copy that travels on. None: answered already.
+    fn authenticate_caller(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        request: &Message,
+        flow: &Flow,
+        msg: &mut Message,
+        layer: &mut TransactionLayer,
+    ) -> Option<String> {
+        let v = self.authenticate(now, tx, request, flow, true, layer)?;
+        let from_user = request
+            .from()
+            .and_then(Result::ok)
+            .and_then(|f| f.uri.as_sip().and_then(|u| u.user.map(str::to_owned)));
+        if from_user.as_deref() != Some(v.user.as_str()) {
+            self.reply(
+                now,
+                tx,
+                403,
+                Some("Forbidden (From Does Not Match Credentials)"),
+                layer,
+                |b| b,
+            );
+            return None;
+        }
+        strip_credentials(msg, &self.config.realm);
+        Some(v.user)
+    }
+
+    /// An initial request for another domain (SIP URI dialing): only from
+    /// an authenticated extension, never an open relay; sent to the
+    /// targets RFC 3263 resolution gives, one after the other.
+    #[allow(clippy::too_many_arguments)]
+    fn route_to_other_domain(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        request: Message,
+        mut msg: Message,
+        flow: Flow,
+        target: Result<crate::outbound::ResolvedTarget, crate::outbound::ResolveQuery>,
+        callee: String,
+        layer: &mut TransactionLayer,
+    ) {
+        let method = request.method().cloned().unwrap_or(Method::Options);
+        if !self.config.outbound.sip_uri_dialing || method == Method::Ack {
+            self.reply(
+                now,
+                tx,
+                403,
+                Some("Forbidden (Relaying Denied)"),
+                layer,
+                |b| b,
+            );
+            return;
+        }
+        let Some(caller) = self.authenticate_caller(now, tx, &request, &flow, &mut msg, layer)
+        else {
+            return;
+        };
+        msg.decrement_max_forwards();
+        let track =
+            (method == Method::Invite).then(|| CallTrack::new(&request, caller, callee, now));
+        let record_route = creates_dialog(&method);
+        self.send_outbound(
+            now,
+            tx,
+            msg,
+            flow,
+            method,
+            record_route,
+            track,
+            target,
+            layer,
+        );
+    }
+
+    pub(crate) fn add_context(
         &mut self,
         now: Now,
         tx: TxId,
@@ -386,8 +500,90 @@ impl Core {
                 cancelled: false,
                 timer_c,
                 call,
+                failover: None,
             },
         );
+    }
+
+    pub(crate) fn set_failover(&mut self, server: TxId, failover: Failover) {
+        if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
+            ctx.failover = Some(failover);
+        }
+    }
+
+    /// The next target of `server`'s failover, with what to send it.
+    pub(crate) fn take_next_target(
+        &mut self,
+        server: TxId,
+    ) -> Option<(crate::outbound::ResolvedTarget, Message, Flow, bool, bool)> {
+        let ctx = self.proxy.contexts.get_mut(&server)?;
+        if ctx.answered || ctx.final_sent || ctx.cancelled {
+            return None;
+        }
+        let first = ctx.branches.is_empty();
+        let f = ctx.failover.as_mut()?;
+        let target = f.remaining.pop_front()?;
+        Some((target, f.msg.clone(), f.inbound, f.record_route, first))
+    }
+
+    /// A failover branch went out to `target`.
+    pub(crate) fn branch_started(
+        &mut self,
+        server: TxId,
+        tx: TxId,
+        target: crate::outbound::ResolvedTarget,
+        deadline: Instant,
+    ) {
+        self.proxy.by_client.insert(tx, server);
+        self.proxy.timers.insert((deadline, server));
+        if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
+            ctx.branches.push(Branch::to_target(tx));
+            if let Some(f) = ctx.failover.as_mut() {
+                f.current = Some((tx, target));
+                f.deadline = Some(deadline);
+            }
+        }
+    }
+
+    /// No target left to try: the caller gets the best answer so far.
+    pub(crate) fn all_targets_failed(
+        &mut self,
+        now: Now,
+        server: TxId,
+        layer: &mut TransactionLayer,
+    ) {
+        if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
+            if ctx.best.is_none() {
+                ctx.best = Some((503, None));
+            }
+        }
+        self.finish_if_done(now, server, layer);
+    }
+
+    /// The current target of `server` stayed silent past its timeout:
+    /// give up on it (a late provisional still gets its CANCEL) and try
+    /// the next.
+    pub(crate) fn target_silent(&mut self, now: Now, server: TxId, layer: &mut TransactionLayer) {
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
+        let Some(f) = ctx.failover.as_mut() else {
+            return;
+        };
+        f.deadline = None;
+        let Some((tx, _)) = f.current else {
+            return;
+        };
+        let silent = ctx
+            .branches
+            .iter()
+            .any(|b| b.tx == tx && b.done.is_none() && !b.provisional);
+        if !silent || f.remaining.is_empty() {
+            // Ringing, answered, or the last target: its own timers decide.
+            return;
+        }
+        let _ = layer.cancel(now.instant, tx);
+        self.branch_final(now, server, tx, 408, None, layer);
     }
 
     fn extension_exists(&self, user: &str) -> bool {
@@ -436,6 +632,19 @@ impl Core {
         }
     }
 
+    /// The next hop's host when it is a name to resolve.
+    fn next_hop_name(&self, msg: &Message) -> Option<crate::outbound::ResolveQuery> {
+        let target = match msg.routes().next() {
+            Some(Ok(route)) => route.uri,
+            Some(Err(_)) => return None,
+            None => msg.request_uri()?.ok()?,
+        };
+        match target {
+            Uri::Sip(u) => crate::outbound::query_for(&u).err(),
+            _ => None,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn route_in_dialog(
         &mut self,
@@ -449,6 +658,16 @@ impl Core {
     ) {
         let method = msg.method().cloned().unwrap_or(Method::Options);
         let Some(outbound) = self.next_hop(&msg, token_flow, &flow, now.unix_ms) else {
+            // A next hop given as a name (a Route or Contact of another
+            // domain): resolved like any request to another domain.
+            if let Some(query) = self.next_hop_name(&msg) {
+                msg.decrement_max_forwards();
+                if method == Method::Bye {
+                    self.call_hung_up(now, request);
+                }
+                self.send_outbound(now, tx, msg, flow, method, false, None, Err(query), layer);
+                return;
+            }
             self.reply(
                 now,
                 tx,
@@ -690,10 +909,45 @@ impl Core {
         if better {
             ctx.best = Some((code, resp));
         }
+        // A request to another domain goes on to its next target.
+        let failed_target = ctx.failover.as_ref().and_then(|f| match f.current {
+            Some((current, target))
+                if current == tx
+                    && crate::outbound::fails_over(code)
+                    && !f.remaining.is_empty() =>
+            {
+                Some(target)
+            }
+            _ => None,
+        });
+        let last_failed = ctx.failover.as_ref().and_then(|f| match f.current {
+            Some((current, target)) if current == tx && crate::outbound::fails_over(code) => {
+                Some(target)
+            }
+            _ => None,
+        });
+        let going_on = !ctx.answered && !ctx.final_sent && !ctx.cancelled;
+        if let Some(target) = failed_target.filter(|_| going_on) {
+            self.quarantine(now, target);
+            self.next_target(now, server, layer);
+            return;
+        }
+        if let Some(target) = last_failed {
+            // The last target failed too: remembered, then the answer.
+            self.quarantine(now, target);
+        }
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
         // A 6xx ends the search: cancel the other branches (§16.7 step 5).
         if code >= 600 && !ctx.answered && !ctx.final_sent {
             self.cancel_branches(now, server, layer);
         }
+        self.finish_if_done(now, server, layer);
+    }
+
+    /// Sends the aggregated final response once no branch is pending.
+    fn finish_if_done(&mut self, now: Now, server: TxId, layer: &mut TransactionLayer) {
         let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
             return;
         };

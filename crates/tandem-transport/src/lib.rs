@@ -17,6 +17,7 @@ mod ws;
 
 pub use error::Error;
 pub use listen::ListenAddr;
+pub use tls::acceptor as tls_acceptor;
 pub use transports::{
     Inbound, InboundHandler, TlsFiles, TransportConfig, TransportStats, Transports,
 };

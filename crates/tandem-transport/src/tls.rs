@@ -8,8 +8,9 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
-/// Loads the files and builds an acceptor.
-pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, Error> {
+/// Loads the files and builds an acceptor (SIP over TLS, and the admin
+/// plane's HTTPS).
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, Error> {
     let cert_err = |why: String| Error::TlsFile {
         path: files.certificate.clone(),
         why,

@@ -30,6 +30,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// The DNS zone of the SIP domain (`[dns.zone]`).
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
+    /// Tools for the admin plane's configuration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// This node and its cluster at a glance, from the admin API.
+    Status(ApiArgs),
+    /// Calls in progress, from the admin API.
+    Calls(ApiArgs),
     /// The guard process a cluster node starts for itself (not for
     /// operators): withdraws the floating IP and revokes the lease when
     /// its tandem dies.
@@ -137,6 +151,18 @@ pub(crate) enum ExtCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum DnsCommand {
+    /// What the zone answers now, and which nodes are left out since when.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum ClusterCommand {
     /// Nodes, leader, epoch, floating-IP holder, health, replication lag,
     /// and the latest events of the timeline.
@@ -168,6 +194,31 @@ pub(crate) enum ClusterCommand {
         #[arg(long)]
         node: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Hash a password for `[[admin.users]] password_hash` (or a
+    /// `password_file`): reads the password from standard input (one
+    /// line) and prints its Argon2id PHC string.
+    HashPassword,
+}
+
+/// How `status` and `calls` reach the admin API. Credentials come from the
+/// environment: `TANDEM_API_TOKEN`, or `TANDEM_API_USER` with
+/// `TANDEM_API_PASSWORD`; the address from `--url`, `TANDEM_API_URL`, or
+/// the config file's `[admin] listen`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ApiArgs {
+    /// Configuration file whose `[admin] listen` names the API.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The API's base URL (default: TANDEM_API_URL, else from the config, else http://127.0.0.1:8080).
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Output format of `cdr list`.

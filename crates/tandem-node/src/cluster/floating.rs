@@ -50,6 +50,13 @@ impl FloatingWorker {
                     } => {
                         let Some(ip) = &ip else {
                             tracing::info!(epoch, "leading (no floating IP configured)");
+                            let _ = driver.send(Msg::FloatingTaken {
+                                epoch,
+                                add_ms: 0,
+                                takeover_ms: leader_gone_at.map(|t| {
+                                    clock::now().saturating_duration_since(t).as_millis() as u64
+                                }),
+                            });
                             continue;
                         };
                         if let Some(g) = &guard {
@@ -82,6 +89,11 @@ impl FloatingWorker {
                             since_leader_gone_ms = leader_gone_at.map(since),
                             "floating IP taken and announced"
                         );
+                        let _ = driver.send(Msg::FloatingTaken {
+                            epoch,
+                            add_ms: since(asked_at),
+                            takeover_ms: leader_gone_at.map(since),
+                        });
                     }
                     FloatingCommand::Drop => drop_ip(ip.as_ref(), &shared, guard.as_deref()).await,
                     FloatingCommand::DropAndTell(done) => {

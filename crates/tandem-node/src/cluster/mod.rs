@@ -6,10 +6,12 @@
 //! health, carries out the agent's commands, keeps the PBX core's view of
 //! the cluster current, and writes the timeline of every failover.
 
+mod actions;
 mod floating;
 pub mod guard;
 mod health;
 pub mod records;
+pub mod report;
 
 use crate::clock;
 use crate::shard::ShardInput;
@@ -41,6 +43,13 @@ enum Msg {
     Health(bool, HealthReport),
     Control(Control),
     FloatingFailed,
+    /// The floating IP is ours and announced (or we lead without one).
+    FloatingTaken {
+        epoch: u64,
+        add_ms: u64,
+        /// Since the old leader's key went, when this was a takeover.
+        takeover_ms: Option<u64>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -90,6 +99,9 @@ impl ClusterHandle {
             let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
         }
         self.task.abort();
+        // Wait for the task to be gone, so what it held (the webhooks) is
+        // released before the node shuts those down.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
     }
 }
 
@@ -103,6 +115,10 @@ pub(crate) struct ClusterParams {
     /// The node's own listeners (the floating IP's excepted).
     pub(crate) listen: Vec<tandem_transport::ListenAddr>,
     pub(crate) guard: Option<std::process::Command>,
+    /// The DNS zone to keep in step with the members.
+    pub(crate) zone: Option<Arc<crate::zone::ZonePublisher>>,
+    /// ActionURLs to call on cluster events.
+    pub(crate) webhooks: Option<Arc<tandem_webhook::Dispatcher>>,
 }
 
 /// The floating IP from the configuration.
@@ -229,7 +245,19 @@ pub(crate) async fn start(p: ClusterParams) -> ClusterHandle {
             updated_ms: 0,
             version: env!("CARGO_PKG_VERSION").into(),
             health: HealthReport::default(),
+            state_since_ms: clock::unix_ms(),
+            srv_priority: crate::zone_priority(&p.config),
+            srv_weight: crate::zone_weight(&p.config),
         },
+        zone: p.zone,
+        webhooks: p.webhooks,
+        floating_address: p
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|c| c.floating_ip.as_ref())
+            .map(|f| f.address),
+        cluster_name: p.config.storage.etcd.prefix.trim_matches('/').to_owned(),
         members: Vec::new(),
         leader_gone_at: None,
         event_seq: 0,
@@ -255,6 +283,11 @@ struct Driver {
     guard: Option<Arc<GuardLink>>,
     status: Arc<Mutex<ClusterStatus>>,
     presence: Presence,
+    zone: Option<Arc<crate::zone::ZonePublisher>>,
+    webhooks: Option<Arc<tandem_webhook::Dispatcher>>,
+    floating_address: Option<std::net::IpAddr>,
+    /// Names the cluster in webhook payloads (the etcd prefix).
+    cluster_name: String,
     members: Vec<Presence>,
     /// When the leader key was seen to go: the start of a takeover.
     leader_gone_at: Option<Instant>,
@@ -363,6 +396,7 @@ impl Driver {
                     })
                     .collect();
                 self.members = list;
+                self.publish_zone();
                 self.agent.handle(now, Input::Members(members));
             }
             Msg::Health(ok, report) => {
@@ -378,6 +412,31 @@ impl Driver {
                 );
                 self.agent
                     .handle(now, if c.drain { Input::Drain } else { Input::Resume });
+            }
+            Msg::FloatingTaken {
+                epoch,
+                add_ms,
+                takeover_ms,
+            } => {
+                let mut detail = serde_json::json!({
+                    "event": "failover_finished",
+                    "epoch": epoch,
+                    "add_ms": add_ms,
+                });
+                if let Some(ip) = self.floating_address {
+                    detail["floating_ip"] = ip.to_string().into();
+                }
+                match takeover_ms {
+                    // Took over from a leader that went: a failover.
+                    Some(t) => {
+                        detail["takeover_ms"] = t.into();
+                        self.record_event("failover_finished", detail);
+                    }
+                    None => {
+                        detail["event"] = "floating_ip_taken".into();
+                        self.record_event("floating_ip_taken", detail);
+                    }
+                }
             }
             Msg::FloatingFailed => {
                 // Leading without the address serves nobody: step down and
@@ -424,9 +483,15 @@ impl Driver {
                 healthy,
                 draining,
             } => {
+                if (healthy, draining) != (self.presence.healthy, self.presence.draining) {
+                    self.presence.state_since_ms = clock::unix_ms();
+                }
                 self.presence.healthy = healthy;
                 self.presence.draining = draining;
                 self.put_presence(lease as i64);
+                // The zone follows this node's own state at once, not
+                // only when the watch brings the record back.
+                self.publish_zone();
             }
             Command::Campaign { lease } => {
                 let value = serde_json::to_vec(&LeaderValue {
@@ -461,10 +526,24 @@ impl Driver {
                 });
             }
             Command::TakeFloatingIp { epoch } => {
+                let leader_gone_at = self.leader_gone_at.take();
+                if let Some(gone) = leader_gone_at {
+                    // The takeover began when the old leader's key went.
+                    let ago = clock::now().saturating_duration_since(gone).as_millis() as u64;
+                    let mut detail = serde_json::json!({
+                        "event": "failover_started",
+                        "epoch": epoch,
+                        "detected_ms_ago": ago,
+                    });
+                    if let Some(ip) = self.floating_address {
+                        detail["floating_ip"] = ip.to_string().into();
+                    }
+                    self.record_event_at("failover_started", detail, clock::unix_ms() - ago);
+                }
                 let _ = self.floating.send(FloatingCommand::Take {
                     epoch,
                     asked_at: clock::now(),
-                    leader_gone_at: self.leader_gone_at.take(),
+                    leader_gone_at,
                 });
             }
             Command::DropFloatingIp => {
@@ -508,8 +587,49 @@ impl Driver {
     }
 
     fn record_event(&mut self, name: &str, detail: serde_json::Value) {
+        self.record_event_at(name, detail, clock::unix_ms());
+    }
+
+    /// Keeps the DNS zone in step with the members (this node as it knows
+    /// itself, which is ahead of its record in the store).
+    fn publish_zone(&self) {
+        let Some(zone) = &self.zone else { return };
+        let mut members: Vec<_> = self
+            .members
+            .iter()
+            .filter(|p| p.node != self.node)
+            .map(Presence::zone_member)
+            .collect();
+        members.push(self.presence.zone_member());
+        zone.publish(&members);
+    }
+
+    /// Records a timeline event, and calls the webhooks if this node is
+    /// the one that reports it.
+    fn record_event_at(&mut self, name: &str, mut detail: serde_json::Value, at_ms: u64) {
+        if let Some(webhooks) = &self.webhooks {
+            if actions::reports(name, &detail, &self.node, &self.members) {
+                let mut d = detail.clone();
+                actions::enrich(&mut d, self.floating_address);
+                let epoch = d
+                    .get("epoch")
+                    .or_else(|| d.get("leader_epoch"))
+                    .and_then(serde_json::Value::as_u64)
+                    .or_else(|| self.agent.leading_epoch());
+                webhooks.fire(tandem_webhook::WebhookEvent {
+                    event: name.to_owned(),
+                    node: self.node.clone(),
+                    at_ms,
+                    epoch,
+                    detail: d,
+                    cluster: self.cluster_name.clone(),
+                });
+            }
+        }
+        if let serde_json::Value::Object(m) = &mut detail {
+            m.entry("event").or_insert_with(|| name.into());
+        }
         self.event_seq += 1;
-        let at_ms = clock::unix_ms();
         let record = EventRecord {
             at_ms,
             node: self.node.clone(),

@@ -81,6 +81,38 @@ pub struct Presence {
     /// Its last health check.
     #[serde(default)]
     pub health: HealthReport,
+    /// When `healthy` or `draining` last changed (or the node started),
+    /// Unix ms: since when it is in or out of the DNS zone.
+    #[serde(default)]
+    pub state_since_ms: u64,
+    /// Its SRV priority in the DNS zone (`[dns.zone] priority`).
+    #[serde(default = "default_srv_priority")]
+    pub srv_priority: u16,
+    /// Its SRV weight in the DNS zone (`[dns.zone] weight`).
+    #[serde(default = "default_srv_weight")]
+    pub srv_weight: u16,
+}
+
+fn default_srv_priority() -> u16 {
+    10
+}
+
+fn default_srv_weight() -> u16 {
+    100
+}
+
+impl Presence {
+    /// The node as the DNS zone sees it: served while healthy and not
+    /// draining.
+    pub fn zone_member(&self) -> crate::zone::ZoneMember {
+        crate::zone::ZoneMember {
+            node: self.node.clone(),
+            listen: self.sip.clone(),
+            serving: self.healthy && !self.draining,
+            priority: self.srv_priority,
+            weight: self.srv_weight,
+        }
+    }
 }
 
 /// One step of the cluster's timeline.
@@ -107,4 +139,14 @@ pub fn event_key(at_ms: u64, node: &str, seq: u64) -> String {
 pub struct Control {
     /// Move leadership away and take no new calls.
     pub drain: bool,
+}
+
+/// The write that asks `node` to drain (or resume): what `tandem cluster
+/// drain` and the operations API's drain action commit.
+pub fn control_op(node: &str, drain: bool) -> tandem_store::Op {
+    tandem_store::Op::Put {
+        key: format!("{CONTROL_PREFIX}{node}"),
+        value: serde_json::to_vec(&Control { drain }).unwrap_or_default(),
+        expires_at_ms: None,
+    }
 }

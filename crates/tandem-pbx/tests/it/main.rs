@@ -54,12 +54,14 @@ fn core(name: &str, n: u8, replica: &SharedReplica, keepalive_secs: u32) -> (Cor
         call_max_secs: 3600,
         floating: Some(VIP.into()),
         record_route_floating: true,
+        outbound: Default::default(),
     };
     let shared = Arc::new(Shared {
         replica: replica.clone(),
         nonces: NonceKeeper::new([1; 32], 300_000),
         failures: FailureLimiter::new(20, 60_000, 300_000),
         cluster: ClusterView::default(),
+        quarantine: Default::default(),
     });
     (Core::new(config, shared.clone(), u64::from(n)), shared)
 }
@@ -354,4 +356,52 @@ fn a_response_for_a_live_peer_is_relayed_and_for_a_dead_one_forwarded_and_record
     }
     assert_eq!(sent(&mut layer).len(), 1);
     assert!(effects(&mut b).is_empty());
+}
+
+#[test]
+fn a_bye_that_outruns_its_dialog_record_still_gets_the_one_cdr() {
+    // The dialog was set up on node a, whose record is still waiting for
+    // the store; the BYE reaches b (the floating IP moved).
+    let replica = Replica::shared();
+    let (mut b, sb) = core("b", 2, &replica, 0);
+    sb.cluster.set_floating_held(true);
+    members(&[&sb], &["a", "b"]);
+    let mut layer = TransactionLayer::new(Default::default());
+    let t = now(T0);
+    let text = "BYE sip:1001@192.0.2.10:6000 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5070;branch=z9hG4bK-bye1;rport\r\nRoute: <sip:10.0.0.100:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:1000@pbx.test>;tag=ft\r\nTo: <sip:1001@pbx.test>;tag=tt\r\nCall-ID: late-1\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n";
+    let bye = Message::parse(bytes::Bytes::from(text), &ParseOptions::default()).unwrap();
+    let from_caller = Flow {
+        transport: TransportKind::Udp,
+        remote: addr([192, 0, 2, 50], 5070),
+        local: addr(VIP, 5060),
+        connection: None,
+    };
+    layer.handle_message(t.instant, bye, from_caller);
+    while let Some(e) = layer.poll_event() {
+        b.on_event(t, e, &mut layer);
+    }
+    let out = sent(&mut layer);
+    assert!(
+        out.iter()
+            .any(|(f, m)| f.remote == addr([192, 0, 2, 10], 6000) && m.method().is_some()),
+        "the BYE goes on to the callee: {out:?}"
+    );
+    let batches = effects(&mut b);
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    let ops = &batches[0];
+    assert!(ops
+        .iter()
+        .any(|o| matches!(o, Op::Put { key, .. } if key.starts_with("cdr/"))));
+    // Whether a's dialog record lands before or after this batch, the CDR
+    // is written: the batch deletes the dialog instead of requiring it
+    // absent; only the call's end mark guards it.
+    assert!(!ops
+        .iter()
+        .any(|o| matches!(o, Op::Require { key, .. } if key.starts_with("dlg/"))));
+    assert!(ops
+        .iter()
+        .any(|o| matches!(o, Op::Delete { key } if *key == dialog_key("late-1", "ft", "tt"))));
+    assert!(ops.iter().any(
+        |o| matches!(o, Op::Require { key, expect: Expect::Absent } if key == "end/late-1;ft")
+    ));
 }

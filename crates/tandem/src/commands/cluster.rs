@@ -7,11 +7,7 @@ use super::{block_on, open_store, utc};
 use crate::cli::ClusterCommand;
 use std::path::Path;
 use std::process::ExitCode;
-use tandem_node::cluster::records::{
-    Control, EventRecord, LeaderValue, Presence, CONTROL_PREFIX, EVENTS_PREFIX, LEADER_KEY,
-    NODES_PREFIX,
-};
-use tandem_store::Op;
+use tandem_node::cluster::records::{control_op, Presence, NODES_PREFIX};
 
 pub(crate) fn run(command: ClusterCommand) -> ExitCode {
     let result = match command {
@@ -41,59 +37,31 @@ fn status(path: &Path, json: bool, events_max: usize) -> Result<(), String> {
             config.storage.backend
         ));
     }
-    let snap = block_on(store.snapshot("cluster/")).map_err(|e| e.to_string())?;
-    let head = snap.rev;
-    let leader = snap
-        .records
-        .iter()
-        .find(|r| r.key == LEADER_KEY)
-        .and_then(|r| Some((serde_json::from_slice::<LeaderValue>(&r.value).ok()?, r.rev)));
-    let nodes: Vec<Presence> = snap
-        .records
-        .iter()
-        .filter(|r| r.key.starts_with(NODES_PREFIX))
-        .filter_map(|r| serde_json::from_slice(&r.value).ok())
-        .collect();
-    let mut events: Vec<EventRecord> = snap
-        .records
-        .iter()
-        .filter(|r| r.key.starts_with(EVENTS_PREFIX))
-        .filter_map(|r| serde_json::from_slice(&r.value).ok())
-        .collect();
-    events.sort_by_key(|e| e.at_ms);
-    let skip = events.len().saturating_sub(events_max);
-    let events = &events[skip..];
-    let holders: Vec<&str> = nodes
-        .iter()
-        .filter(|n| n.holds_floating_ip)
-        .map(|n| n.node.as_str())
-        .collect();
-    let floating = config
-        .cluster
-        .as_ref()
-        .and_then(|c| c.floating_ip.as_ref())
-        .map(|f| f.address.to_string());
+    let floating_ip = tandem_node::cluster::report::configured_floating_ip(&config);
+    let report = block_on(tandem_node::cluster::report::read(
+        store.as_ref(),
+        floating_ip,
+        events_max,
+    ))
+    .map_err(|e| e.to_string())?;
     if json {
-        let v = serde_json::json!({
-            "revision": head,
-            "leader": leader.as_ref().map(|(l, epoch)| serde_json::json!({"node": l.node, "epoch": epoch})),
-            "floating_ip": floating,
-            "floating_ip_holders": holders,
-            "nodes": nodes.iter().map(|n| {
-                let mut v = serde_json::to_value(n).unwrap_or_default();
-                v["replication_lag_revs"] = head.saturating_sub(n.applied_rev).into();
-                v
-            }).collect::<Vec<_>>(),
-            "events": events,
-        });
-        outln!("{v}");
+        outln!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
         return Ok(());
     }
+    let head = report.revision;
+    let leader = report.leader.as_ref().map(|l| (l, l.epoch));
+    let floating = &report.floating_ip;
+    let holders = &report.floating_ip_holders;
+    let nodes: Vec<&Presence> = report.nodes.iter().map(|n| &n.presence).collect();
+    let events = &report.events;
     match &leader {
         Some((l, epoch)) => outln!("leader:       {} (epoch {epoch})", l.node),
         None => outln!("leader:       none (election in progress, or no node is up)"),
     }
-    match &floating {
+    match floating {
         Some(ip) => outln!(
             "floating IP:  {ip} held by {}",
             if holders.is_empty() {
@@ -173,13 +141,7 @@ fn control(path: &Path, node: Option<String>, drain: bool) -> Result<(), String>
     {
         return Err(format!("node {node} is not up (no presence record)"));
     }
-    let value = serde_json::to_vec(&Control { drain }).map_err(|e| e.to_string())?;
-    block_on(store.commit(vec![Op::Put {
-        key: format!("{CONTROL_PREFIX}{node}"),
-        value,
-        expires_at_ms: None,
-    }]))
-    .map_err(|e| e.to_string())?;
+    block_on(store.commit(vec![control_op(&node, drain)])).map_err(|e| e.to_string())?;
     if drain {
         outln!("{node}: draining: leadership and the floating IP move to a peer; no new calls; calls in progress go on");
     } else {

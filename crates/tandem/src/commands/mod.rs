@@ -13,11 +13,16 @@ macro_rules! outln {
     }};
 }
 
+mod admin;
+mod api;
+mod calls;
 mod cdr;
 mod cluster;
+mod dns;
 mod ext;
 mod run;
 mod sip_check;
+mod status;
 
 use crate::cli::{Cli, Command, SipCommand};
 use std::path::Path;
@@ -30,6 +35,10 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Ext { command } => ext::run(command),
         Command::Cdr { command } => cdr::run(command),
         Command::Cluster { command } => cluster::run(command),
+        Command::Dns { command } => dns::run(command),
+        Command::Admin { command } => admin::run(command),
+        Command::Status(args) => status::run(&args),
+        Command::Calls(args) => calls::run(&args),
         Command::Guard { config } => match tandem_config::Config::load(&config) {
             Ok(c) => ExitCode::from(tandem_node::cluster::guard::run_guard(&c)),
             Err(e) => {

@@ -79,9 +79,22 @@ async fn serve(config: Config, extra: Vec<ListenAddr>, path: Option<PathBuf>) ->
             return ExitCode::from(2);
         }
     };
-    banner(&node, path.as_deref());
+    let admin = match &config.admin {
+        Some(_) => match tandem_api::AdminPlane::start(&node, &config).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("tandem: {e}");
+                node.shutdown().await;
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    banner(&node, path.as_deref(), admin.as_ref());
     wait_for_signal().await;
-    tracing::info!("stopping: no new connections or requests; finishing live transactions");
+    if let Some(a) = admin {
+        a.shutdown().await;
+    }
     let clean = node.shutdown().await;
     if clean {
         tracing::info!("stopped cleanly");
@@ -91,13 +104,33 @@ async fn serve(config: Config, extra: Vec<ListenAddr>, path: Option<PathBuf>) ->
     ExitCode::SUCCESS
 }
 
-fn banner(node: &tandem_node::Node, config: Option<&std::path::Path>) {
+fn banner(
+    node: &tandem_node::Node,
+    config: Option<&std::path::Path>,
+    admin: Option<&tandem_api::AdminPlane>,
+) {
     println!("tandem {} is running", env!("CARGO_PKG_VERSION"));
     if let Some(p) = config {
         println!("  config:  {}", p.display());
     }
     for l in node.local_addrs() {
         println!("  listening on {l}");
+    }
+    if let Some(a) = admin {
+        println!(
+            "  admin:   {} (API /api/v1, dashboard /, metrics /metrics)",
+            a.url()
+        );
+        if let Some((user, password)) = a.initial_credentials() {
+            // Once, on the first start: only the hash is kept.
+            let line = "=".repeat(72);
+            eprintln!("{line}");
+            eprintln!("  admin user created: {user}");
+            eprintln!("  password:           {password}");
+            eprintln!("  It is shown only this once (the store keeps only its hash).");
+            eprintln!("  Log in at {}/", a.url());
+            eprintln!("{line}");
+        }
     }
     println!("  stop with Ctrl-C (graceful: live transactions finish first)");
 }

@@ -22,7 +22,7 @@ use tandem_test_support::process::Proc;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const NETNS_PREFIX: &str = "tandem-browser-";
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/browser")
         .canonicalize()
@@ -215,7 +215,7 @@ fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 
 /// Installs the npm packages: a no-op when node_modules matches the lock
 /// file.
-fn install_npm_packages(browser: &Path) {
+pub(crate) fn install_npm_packages(browser: &Path) {
     let mut cmd = Command::new("bash");
     cmd.arg(browser.join("install.sh"));
     let mut install = Proc::spawn("tests/browser/install.sh", cmd);

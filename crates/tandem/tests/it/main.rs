@@ -7,9 +7,12 @@
 mod baresip;
 mod browser;
 mod cluster;
+mod dashboard;
+mod dns;
 mod node;
 mod pbx;
 mod run_options;
 mod shutdown;
+mod status_cli;
 mod tls_ws;
 mod wire;
