@@ -37,6 +37,22 @@ wait_udp() {
   return 1
 }
 
+# wait_etcd PORT: waits until the etcd member on 127.0.0.1:PORT says it is
+# healthy (it has a leader), so that tandem finds a quorum when it starts.
+wait_etcd() {
+  local port=$1 i
+  for i in $(seq 1 100); do
+    # A subshell: a refused connection must not end the script (set -e).
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'GET /health HTTP/1.0\r\n\r\n' >&3 && timeout 2 cat <&3) 2>/dev/null \
+      | grep -q '"health":"true"'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "bench: etcd on 127.0.0.1:$port is not healthy" >&2
+  return 1
+}
+
 start_tandem() { # PORT EXTRA_TOML -> sets TANDEM_PID
   local port=$1 extra=${2:-}
   local dir; dir=$(mktemp -d)

@@ -36,8 +36,10 @@ measure() {
   SIPP_ARGS=(-inf "$S/users.csv" -key expires 3600 -p $((port + 3)))
   local reg; reg=$(find_max "$S/register_auth.xml" "$port" "$SECS" "${REG_RATES[@]}")
   echo "$name: calls 1000 -> 1001 (auth, record-route, BYE)" >&2
-  # The last REGISTER step overloaded the server on purpose: let it drain.
-  wait_udp "$port"; sleep 5
+  # The last REGISTER step overloaded the server on purpose: let it drain
+  # (tandem keeps each finished REGISTER transaction for Timer J, 32 s over
+  # UDP, as RFC 3261 says; Kamailio's registrar answers statelessly).
+  wait_udp "$port"; sleep 35
   local tries
   for tries in 1 2 3 4 5; do
     timeout 15 sipp -sf "$S/uas_register.xml" "127.0.0.1:$port" -i 127.0.0.1 -p $((port + 1)) \
@@ -76,6 +78,7 @@ start_cluster() { # -> CLUSTER_PIDS
       --log-level warn > "$OUT/etcd-e$i.log" 2>&1 &
     CLUSTER_PIDS+=($!); PIDS+=($!)
   done
+  for i in 1 2 3; do wait_etcd $((26278 + 2 * i)); done
   local extra; extra=$(tandem_config 0 | grep -v '^path\|^\[storage\]')
   for i in 1 2 3; do
     local port=$((26070 + 10 * i))
@@ -87,7 +90,7 @@ listen = ["udp:127.0.0.1:$port"]
 [storage]
 backend = "etcd"
 [storage.etcd]
-endpoints = ["http://127.0.0.1:26281", "http://127.0.0.1:26283", "http://127.0.0.1:26285"]
+endpoints = ["http://127.0.0.1:26280", "http://127.0.0.1:26282", "http://127.0.0.1:26284"]
 prefix = "/bench-$$/"
 [cluster]
 guard = false

@@ -5,14 +5,20 @@
 //! key and the problem; relative paths resolve against the file's folder.
 
 mod admin;
+mod call_routing;
 mod cluster;
 mod dns;
 mod error;
 mod model;
+mod trunks;
 
 pub use admin::*;
+pub use call_routing::{
+    day_index, is_date, parse_hhmm, Destination, InboundRuleEntry, RingGroupEntry,
+};
 pub use cluster::{ClusterSection, EtcdSection, FloatingIpSection, RecordRoute};
 pub use dns::{DnsSection, ZoneSection};
+pub use trunks::{split_host_port, OutboundRuleEntry, SourceNet, TrunkEntry};
 
 pub use error::Error;
 pub use model::*;

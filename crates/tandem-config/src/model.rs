@@ -38,6 +38,14 @@ pub struct Config {
     pub webhooks: Vec<tandem_webhook::WebhookConfig>,
     /// `[[extensions]]`: extensions created or updated at start.
     pub extensions: Vec<ExtensionEntry>,
+    /// `[[trunks]]`: carriers (docs/trunks.md).
+    pub trunks: Vec<crate::TrunkEntry>,
+    /// `[[outbound_rules]]`: dialled numbers sent out on trunks.
+    pub outbound_rules: Vec<crate::OutboundRuleEntry>,
+    /// `[[inbound_rules]]`: where calls from carriers go.
+    pub inbound_rules: Vec<crate::InboundRuleEntry>,
+    /// `[[ring_groups]]`: extensions rung together or in turn.
+    pub ring_groups: Vec<crate::RingGroupEntry>,
     /// The file this came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -139,7 +147,10 @@ impl Default for TransactionsSection {
             t2_ms: 4000,
             t4_ms: 5000,
             trying_delay_ms: 0,
-            max: 200_000,
+            // About 1.2 KB each: a cap near 1.2 GB. Over UDP a finished
+            // non-INVITE transaction lives 32 s (Timer J), so 5,000
+            // REGISTERs a second alone keep 160,000 alive.
+            max: 1_000_000,
         }
     }
 }
@@ -256,6 +267,10 @@ pub struct ExtensionEntry {
     /// Name shown to callees.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Number presented on calls out on trunks (unless the trunk fixes
+    /// one), e.g. `"+4930123456"`; default: the extension's number.
+    #[serde(default)]
+    pub outbound_caller_id: Option<String>,
 }
 
 /// Whether `number` may name an extension: digits, letters or `- _ . +`.
@@ -432,6 +447,8 @@ impl Config {
         crate::cluster::check(self, path)?;
         crate::dns::check(self, path)?;
         crate::admin::check(self, path)?;
+        crate::trunks::check(self, path)?;
+        crate::call_routing::check(self, path)?;
         let mut seen = std::collections::HashSet::new();
         for (i, e) in self.extensions.iter().enumerate() {
             let key = format!("extensions[{i}]");

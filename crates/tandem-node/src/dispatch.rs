@@ -37,6 +37,8 @@ pub(crate) struct Dispatch {
     pub(crate) stateless: Core,
     pub(crate) shards: OnceLock<Vec<mpsc::Sender<ShardInput>>>,
     pub(crate) stats: Arc<DispatchStats>,
+    /// Salts of stateless nonces: starts random, steps by an odd constant.
+    pub(crate) salt: AtomicU64,
 }
 
 /// The shard that owns a Call-ID.
@@ -101,6 +103,23 @@ impl InboundHandler for Dispatch {
             // RFC 3581 §4 / RFC 3261 §18.2.1: record where the request
             // really came from in its top Via; responses copy it back.
             let _ = msg.set_via_received(flow.remote.ip(), flow.remote.port());
+            // The first round of a registration, statelessly (no server
+            // transaction held for a challenge).
+            let salt = self
+                .salt
+                .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+            if let Some(challenge) = self.stateless.stateless_challenge(
+                &msg,
+                flow.remote.ip(),
+                crate::clock::unix_ms(),
+                salt,
+            ) {
+                let _ = transports.send(Transmit {
+                    flow: response_flow(&msg, &flow, self.force_rport),
+                    payload: challenge,
+                });
+                return;
+            }
             if let Some(answer) = self.stateless.stateless_answer(&msg) {
                 self.stats.options_answered.fetch_add(1, Ordering::Relaxed);
                 let _ = transports.send(Transmit {

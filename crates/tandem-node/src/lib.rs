@@ -163,6 +163,9 @@ impl Node {
             ),
             cluster: tandem_pbx::ClusterView::default(),
             quarantine: Default::default(),
+            trunk_calls: Default::default(),
+            cseq_shifts: Default::default(),
+            registrars: Default::default(),
         });
         let flow_secret = derive(&secret, b"flow");
         let stats = Arc::new(DispatchStats {
@@ -184,6 +187,7 @@ impl Node {
             ),
             shards: OnceLock::new(),
             stats: stats.clone(),
+            salt: std::sync::atomic::AtomicU64::new(clock::seed()),
         });
         let transports = tandem_transport::start(transport_config, dispatch.clone()).await?;
         let bound: Vec<ListenAddr> = transports.local_addrs().to_vec();
@@ -255,6 +259,10 @@ impl Node {
                 .await,
             ),
             None => {
+                // A single node always leads: it registers the trunks.
+                let _ = shards[0]
+                    .send(ShardInput::Leading(Some(0), shards.len()))
+                    .await;
                 // One node owns every call's duties.
                 let shard = shards[0].clone();
                 let me = config.node.name.clone().unwrap_or_else(|| "tandem".into());
@@ -363,6 +371,13 @@ impl Node {
         // peer at once, which takes the new calls while ours finish.
         if let Some(c) = self.cluster.take() {
             c.shutdown().await;
+        }
+        // Trunk registrations stop (a single node's are removed at the
+        // carrier); the drain below waits for that REGISTER to finish.
+        if let Some(first) = self.shards.first() {
+            let _ = first
+                .send(ShardInput::Leading(None, self.shards.len()))
+                .await;
         }
         self.transports.stop_accepting();
         let mut waits = Vec::new();
@@ -524,6 +539,140 @@ fn core_config(
                 ..tandem_pbx::OutboundConfig::default()
             }
         },
+        trunks: trunk_plan(config),
+    }
+}
+
+/// The trunks and outbound rules as the core uses them (the file was
+/// checked at load: patterns compile, names resolve).
+fn trunk_plan(config: &Config) -> tandem_pbx::TrunkPlan {
+    let trunks: Vec<tandem_pbx::TrunkSpec> = config
+        .trunks
+        .iter()
+        .map(|t| {
+            let (host, port) = match (&t.domain, &t.proxy) {
+                (Some(d), _) => (d.clone(), None),
+                (None, Some(p)) => tandem_config::split_host_port(p).unwrap_or((p.clone(), None)),
+                (None, None) => (String::new(), None),
+            };
+            tandem_pbx::TrunkSpec {
+                name: t.name.clone(),
+                host,
+                port,
+                transport: t
+                    .transport
+                    .as_deref()
+                    .and_then(tandem_transaction::TransportKind::from_token),
+                register: t.register,
+                username: t.username.clone(),
+                password: t.password.clone(),
+                expires_secs: t.expires_secs,
+                allowed_sources: t
+                    .allowed_sources
+                    .iter()
+                    .filter_map(|s| tandem_config::SourceNet::parse(s))
+                    .map(|n| tandem_pbx::SourceNet {
+                        addr: n.addr,
+                        prefix_len: n.prefix_len,
+                    })
+                    .collect(),
+                calls_max: t.calls_max,
+                caller_id: t.caller_id.clone(),
+                trusted: t.trusted,
+            }
+        })
+        .collect();
+    let outbound_rules = config
+        .outbound_rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            Some(tandem_pbx::OutboundRule {
+                name: r.label(i),
+                pattern: regex::Regex::new(&r.pattern).ok()?,
+                from_extensions: r.from_extensions.clone(),
+                strip: r.strip,
+                prepend: r.prepend.clone(),
+                country_code: r.country_code.clone(),
+                national_prefix: r.national_prefix.clone(),
+                trunks: r
+                    .trunks
+                    .iter()
+                    .filter_map(|n| config.trunks.iter().position(|t| &t.name == n))
+                    .collect(),
+                blocked: r
+                    .blocked
+                    .iter()
+                    .filter_map(|b| regex::Regex::new(b).ok())
+                    .collect(),
+            })
+        })
+        .collect();
+    let trunk_index = |n: &str| config.trunks.iter().position(|t| t.name == n);
+    let destination = |d: &str| match tandem_config::Destination::parse(d)? {
+        tandem_config::Destination::Extension(n) => Some(tandem_pbx::Destination::Extension(n)),
+        tandem_config::Destination::RingGroup(n) => Some(tandem_pbx::Destination::RingGroup(n)),
+        tandem_config::Destination::Trunk(n) => trunk_index(&n).map(tandem_pbx::Destination::Trunk),
+    };
+    let inbound_rules = config
+        .inbound_rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let number = match (&r.number, &r.prefix, &r.pattern) {
+                (Some(n), _, _) => tandem_pbx::NumberMatch::Exact(n.clone()),
+                (_, Some(p), _) => tandem_pbx::NumberMatch::Prefix(p.clone()),
+                (_, _, Some(p)) => tandem_pbx::NumberMatch::Pattern(regex::Regex::new(p).ok()?),
+                _ => tandem_pbx::NumberMatch::Any,
+            };
+            let window = match (&r.from, &r.to) {
+                (Some(f), Some(t)) => {
+                    Some((tandem_config::parse_hhmm(f)?, tandem_config::parse_hhmm(t)?))
+                }
+                _ => None,
+            };
+            Some(tandem_pbx::InboundRule {
+                name: r.label(i),
+                trunk: match &r.trunk {
+                    Some(t) => Some(trunk_index(t)?),
+                    None => None,
+                },
+                number,
+                schedule: tandem_pbx::Schedule {
+                    days: r
+                        .days
+                        .iter()
+                        .filter_map(|d| tandem_config::day_index(d))
+                        .collect(),
+                    window,
+                    utc_offset_minutes: r.utc_offset_minutes,
+                    holidays: r.holidays.clone(),
+                },
+                destination: destination(&r.destination)?,
+            })
+        })
+        .collect();
+    let ring_groups = config
+        .ring_groups
+        .iter()
+        .map(|g| tandem_pbx::RingGroup {
+            number: g.number.clone(),
+            sequential: g.strategy == "sequential",
+            members: g.members.clone(),
+            member_timeout: Duration::from_secs(u64::from(g.member_timeout_secs)),
+            fallback: g.fallback.as_deref().and_then(
+                |f| match tandem_config::Destination::parse(f)? {
+                    tandem_config::Destination::Extension(n) => Some(n),
+                    _ => None,
+                },
+            ),
+        })
+        .collect();
+    tandem_pbx::TrunkPlan {
+        trunks,
+        outbound_rules,
+        inbound_rules,
+        ring_groups,
     }
 }
 

@@ -29,6 +29,10 @@ pub(crate) enum ShardInput {
     Duties(Vec<String>),
     /// A resolution the core asked for finished.
     Resolved(u64, Result<Vec<tandem_pbx::ResolvedTarget>, String>),
+    /// This node leads (`Some(epoch)`) or not: trunk registrations start
+    /// or stop. Sent to shard 0 only; the number is the shard count, so
+    /// the core picks Call-IDs the dispatcher routes back to shard 0.
+    Leading(Option<u64>, usize),
 }
 
 pub(crate) struct Shard {
@@ -101,6 +105,11 @@ fn handle(s: &mut Shard, input: ShardInput, drained: &mut Option<oneshot::Sender
         ShardInput::Resolved(token, result) => {
             s.core
                 .on_resolved(clock::now_pair(), token, result, &mut s.layer);
+        }
+        ShardInput::Leading(epoch, shards) => {
+            let ours = |call_id: &str| crate::dispatch::shard_of(call_id, shards) == 0;
+            s.core
+                .set_leading(clock::now_pair(), epoch, &ours, &mut s.layer);
         }
     }
 }

@@ -9,6 +9,9 @@ use tandem_config::{is_demo_password, Config};
 use tandem_pbx::Algorithm;
 use tandem_store::{extension_key, Extension, Op, SharedReplica, Store};
 
+/// Extensions written per commit at start (etcd allows 128 operations
+/// in one transaction).
+const EXTENSION_BATCH: usize = 100;
 /// An opened store, and for the etcd backend the coordination client the
 /// cluster agent works through.
 pub struct OpenedStore {
@@ -172,7 +175,10 @@ pub(crate) async fn bootstrap(
     {
         let r = replica.read().unwrap_or_else(|p| p.into_inner());
         for e in &config.extensions {
-            let want = extension_record(&e.number, &e.password, &realm, e.display_name.clone());
+            let want = Extension {
+                caller_id: e.outbound_caller_id.clone(),
+                ..extension_record(&e.number, &e.password, &realm, e.display_name.clone())
+            };
             if r.extension(&e.number) != Some(&want) {
                 ops.push(Op::Put {
                     key: extension_key(&e.number),
@@ -185,11 +191,14 @@ pub(crate) async fn bootstrap(
     let mut rev = snapshot.rev;
     if !ops.is_empty() {
         let count = ops.len();
-        rev = store.commit(ops.clone()).await.map_err(unavailable)?;
-        replica
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .apply_ops(&ops, rev);
+        // In batches: etcd takes at most 128 operations per transaction.
+        for batch in ops.chunks(EXTENSION_BATCH) {
+            rev = store.commit(batch.to_vec()).await.map_err(unavailable)?;
+            replica
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .apply_ops(batch, rev);
+        }
         tracing::info!(
             count,
             "extensions from the config file written to the store"

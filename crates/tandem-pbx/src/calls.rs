@@ -128,6 +128,8 @@ impl Core {
         code: u16,
         cancelled: bool,
     ) {
+        self.shared.trunk_calls.end(&call.call_id);
+        self.shared.cseq_shifts.end(&call.call_id);
         let cdr = Cdr {
             id: self.cdr_id(),
             call_id: call.call_id.clone(),
@@ -152,6 +154,9 @@ impl Core {
 
     /// A BYE is passing: end the dialog it belongs to and write its CDR.
     pub(crate) fn call_hung_up(&mut self, now: Now, bye: &Message) {
+        if let Some(call_id) = bye.call_id() {
+            self.shared.trunk_calls.end(call_id);
+        }
         let (Some(call_id), Some(from), Some(to)) = (bye.call_id(), bye.from_tag(), bye.to_tag())
         else {
             return;

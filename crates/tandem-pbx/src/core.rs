@@ -61,6 +61,8 @@ pub struct CoreConfig {
     pub record_route_floating: bool,
     /// Requests to other domains: resolution and failover.
     pub outbound: crate::outbound::OutboundConfig,
+    /// Carrier trunks and the rules that route calls to them.
+    pub trunks: crate::trunks::TrunkPlan,
 }
 
 /// State shared by the cores of a node's shards.
@@ -76,6 +78,12 @@ pub struct Shared {
     pub cluster: crate::ClusterView,
     /// Outbound targets that failed lately, shared by every shard.
     pub quarantine: crate::outbound::Quarantine,
+    /// Calls out on each trunk (`calls_max`), shared by every shard.
+    pub trunk_calls: crate::outbound_rules::TrunkCalls,
+    /// Calls whose trunk side is numbered one up (a challenge answered).
+    pub cseq_shifts: crate::trunk_auth::CseqShifts,
+    /// The carriers' registrars this node holds a registration with.
+    pub registrars: crate::trunks::Registrars,
 }
 
 /// A durable write the core needs before it can go on.
@@ -134,6 +142,10 @@ pub(crate) enum Pending {
     /// Dialog and CDR writes: nothing waits for them; applied to the
     /// replica once durable.
     Record(Vec<Op>),
+    /// A status for operators (trunk registration): not retried, since a
+    /// later state supersedes it and a stale one must not overwrite the
+    /// next leader's.
+    Status,
 }
 
 /// One shard's transaction user.
@@ -149,6 +161,8 @@ pub struct Core {
     pub(crate) proxy: ProxyState,
     pub(crate) outbound: crate::outbound::OutboundState,
     pub(crate) calls: crate::calls::Calls,
+    pub(crate) trunk_regs: crate::trunks::TrunkRegs,
+    pub(crate) trunk_calls: crate::outbound_rules::TrunkCallState,
     /// [`crate::node_hash`] of this node, carried in our branches.
     pub(crate) node_hash: u32,
     /// When each owned contact last got its keep-alive, Unix ms.
@@ -179,6 +193,8 @@ impl Core {
             proxy: ProxyState::default(),
             outbound: crate::outbound::OutboundState::default(),
             calls: crate::calls::Calls::default(),
+            trunk_regs: crate::trunks::TrunkRegs::default(),
+            trunk_calls: crate::outbound_rules::TrunkCallState::default(),
             retries: std::collections::VecDeque::new(),
             keepalive_sent: HashMap::new(),
             config,
@@ -245,6 +261,11 @@ impl Core {
         }
         match pending {
             Pending::Register(p) => self.register_committed(now, *p, result, layer),
+            Pending::Status => {
+                if let Err(e) = result {
+                    tracing::debug!("status record not written: {e}");
+                }
+            }
             Pending::Record(ops) => match result {
                 Ok(rev) => crate::registrar::apply_ops(&self.shared.replica, &ops, rev),
                 // Another node wrote the call's end first (or the dialog is
@@ -288,6 +309,48 @@ impl Core {
         Some(capabilities::options_ok(request, &self.config.server))
     }
 
+    /// The 401 for a REGISTER that carries no credentials, built without
+    /// a transaction (as OPTIONS to the node is answered): half of every
+    /// registration is this first round, and holding a server transaction
+    /// for it through Timer J (32 s over UDP) costs memory for nothing. A
+    /// retransmitted REGISTER simply gets a fresh challenge. None when the
+    /// request needs the stateful path (credentials, other domain, Require,
+    /// a blocked source). `salt` must differ between calls.
+    pub fn stateless_challenge(
+        &self,
+        request: &Message,
+        source: std::net::IpAddr,
+        now_ms: u64,
+        salt: u64,
+    ) -> Option<bytes::Bytes> {
+        if request.method() != Some(&Method::Register)
+            || request
+                .header_values(HeaderName::Authorization)
+                .next()
+                .is_some()
+            || request.header_values(HeaderName::Require).next().is_some()
+            || self.shared.failures.is_blocked(source, now_ms)
+        {
+            return None;
+        }
+        let uri = request.request_uri()?.ok()?;
+        if !self.config.identity.is_local_request_uri(&uri) {
+            return None;
+        }
+        let nonce = self.shared.nonces.issue(now_ms, salt);
+        let opaque = format!("{:08x}", salt as u32);
+        let tag = capabilities::stateless_to_tag(request);
+        let mut b = MessageBuilder::response(request, 401, None, Some(&tag))
+            .header(HeaderName::Server, &self.config.server);
+        for a in &self.config.algorithms {
+            b = b.header(
+                HeaderName::WwwAuthenticate,
+                &challenge(&self.config.realm, &nonce, &opaque, *a, false),
+            );
+        }
+        Some(b.build())
+    }
+
     /// Handles one event from the transaction layer.
     pub fn on_event(&mut self, now: Now, event: Event, layer: &mut TransactionLayer) {
         match event {
@@ -298,9 +361,21 @@ impl Core {
                 cancels,
             } => self.on_request(now, tx, request, flow, cancels, layer),
             Event::Ack { request, flow } => self.forward_ack(now, request, flow, layer),
-            Event::Response { tx, response, .. } => self.on_response(now, tx, response, layer),
-            Event::Timeout { tx } => self.on_branch_failed(now, tx, 408, layer),
-            Event::TransportError { tx } => self.on_branch_failed(now, tx, 503, layer),
+            Event::Response { tx, response, .. } => {
+                if !self.trunk_response(now, tx, &response, layer) {
+                    self.on_response(now, tx, response, layer)
+                }
+            }
+            Event::Timeout { tx } => {
+                if !self.trunk_failed(now, tx, 408, layer) {
+                    self.on_branch_failed(now, tx, 408, layer)
+                }
+            }
+            Event::TransportError { tx } => {
+                if !self.trunk_failed(now, tx, 503, layer) {
+                    self.on_branch_failed(now, tx, 503, layer)
+                }
+            }
             Event::StrayResponse { response, .. } => {
                 self.forward_stray_response(now, response, layer)
             }
@@ -512,18 +587,21 @@ impl Core {
     /// When [`Core::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retry = self.retries.front().map(|(at, _)| *at);
-        [self.proxy.next_deadline(), retry]
+        [self.proxy.next_deadline(), retry, self.trunk_deadline()]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// Fires the core's own timers (Timer C, record write retries).
+    /// Fires the core's own timers (Timer C, record write retries, trunk
+    /// registration refreshes and retries).
     pub fn handle_timeout(&mut self, now: Now, layer: &mut TransactionLayer) {
+        self.trunk_timers(now, layer);
         for (ctx, due) in self.proxy.due(now.instant) {
             match due {
                 crate::proxy::Due::TimerC => self.timer_c(now, ctx, layer),
                 crate::proxy::Due::TargetSilent => self.target_silent(now, ctx, layer),
+                crate::proxy::Due::RingStage => self.ring_stage_timeout(now, ctx, layer),
             }
         }
         while self

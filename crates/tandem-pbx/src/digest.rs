@@ -106,8 +106,47 @@ pub struct Verified {
 pub struct NonceKeeper {
     secret: [u8; 32],
     lifetime_ms: u64,
-    /// Highest nc seen per nonce, with the nonce's expiry for pruning.
-    counts: Mutex<HashMap<String, (u32, u64)>>,
+    /// Highest nc seen per nonce, pruned as nonces expire.
+    counts: Mutex<NonceCounts>,
+}
+
+/// The nonce counts, with the order they were first seen in: nonces are
+/// first used soon after they are issued, so the front of `order` expires
+/// first and pruning pops it, at O(1) per request however many nonces are
+/// live (a sweep of the whole map on every request made a node that had
+/// just absorbed a registration storm slow for the nonces' lifetime).
+#[derive(Debug, Default)]
+struct NonceCounts {
+    /// nonce -> (highest nc, expiry in Unix ms).
+    by_nonce: HashMap<String, (u32, u64)>,
+    /// (expiry, nonce) in the order first seen.
+    order: std::collections::VecDeque<(u64, String)>,
+    /// Nonces whose record was dropped to bound memory had expiries up to
+    /// this: one of them coming back is refused as stale (never accepted
+    /// without its count).
+    evicted_until_ms: u64,
+}
+
+/// Most nonce counts remembered; past it the oldest are dropped (and
+/// their nonces answered as stale).
+const NONCE_COUNTS_MAX: usize = 1_000_000;
+
+impl NonceCounts {
+    fn prune(&mut self, now_ms: u64) {
+        while let Some((expires, _)) = self.order.front() {
+            let over = self.order.len() > NONCE_COUNTS_MAX;
+            if *expires > now_ms && !over {
+                break;
+            }
+            let Some((expires, nonce)) = self.order.pop_front() else {
+                break;
+            };
+            if over && expires > now_ms {
+                self.evicted_until_ms = self.evicted_until_ms.max(expires);
+            }
+            self.by_nonce.remove(&nonce);
+        }
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -119,7 +158,7 @@ impl NonceKeeper {
         NonceKeeper {
             secret,
             lifetime_ms,
-            counts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(NonceCounts::default()),
         }
     }
 
@@ -167,17 +206,18 @@ impl NonceKeeper {
     /// the last one seen.
     fn record_count(&self, nonce: &str, nc: u32, expires: u64, now_ms: u64) -> Result<(), Refusal> {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if counts.len() > 200_000 {
-            counts.retain(|_, (_, exp)| *exp > now_ms);
-        }
-        match counts.get_mut(nonce) {
+        counts.prune(now_ms);
+        let evicted_until_ms = counts.evicted_until_ms;
+        match counts.by_nonce.get_mut(nonce) {
             Some((last, _)) if nc <= *last => Err(Refusal::Replay),
             Some((last, _)) => {
                 *last = nc;
                 Ok(())
             }
+            None if expires <= evicted_until_ms => Err(Refusal::Stale),
             None => {
-                counts.insert(nonce.to_owned(), (nc, expires));
+                counts.by_nonce.insert(nonce.to_owned(), (nc, expires));
+                counts.order.push_back((expires, nonce.to_owned()));
                 Ok(())
             }
         }
@@ -374,6 +414,24 @@ mod tests {
             "{ha1}:dcd98b7102dd2f0e8b11d0f600bfb0c093:00000001:0a4f113b:auth:{ha2}"
         ));
         assert_eq!(r, "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn nonce_counts_are_pruned_as_they_expire_not_swept_per_request() {
+        let k = NonceKeeper::new([3; 32], 1000);
+        for i in 0..5000u64 {
+            let nonce = k.issue(i, i);
+            assert_eq!(k.record_count(&nonce, 1, i + 1000, i), Ok(()));
+        }
+        // Replays are refused while the nonce lives.
+        let live = k.issue(4999, 4999);
+        assert_eq!(k.record_count(&live, 1, 5999, 4999), Err(Refusal::Replay));
+        // Past their lifetime, the records go as new ones arrive.
+        let later = k.issue(10_000, 1);
+        assert_eq!(k.record_count(&later, 1, 11_000, 10_000), Ok(()));
+        let counts = k.counts.lock().unwrap();
+        assert_eq!(counts.by_nonce.len(), 1);
+        assert_eq!(counts.order.len(), 1);
     }
 
     #[test]

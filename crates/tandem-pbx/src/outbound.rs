@@ -141,6 +141,14 @@ pub(crate) fn query_for(uri: &SipUri<'_>) -> Result<ResolvedTarget, ResolveQuery
 }
 
 impl Core {
+    /// A token for an [`Effect::Resolve`] asked for by another module
+    /// (one numbering, so answers never reach the wrong continuation).
+    pub(crate) fn next_resolve_token(&mut self) -> u64 {
+        let token = self.outbound.next_token;
+        self.outbound.next_token += 1;
+        token
+    }
+
     /// Sends `msg` (already prepared for the next hop, our Via not yet
     /// pushed) towards `uri`'s host: at once for a literal address, after
     /// resolution for a name.
@@ -200,6 +208,11 @@ impl Core {
         result: Result<Vec<ResolvedTarget>, String>,
         layer: &mut TransactionLayer,
     ) {
+        if self.trunk_resolved(now, token, &result, layer)
+            || self.trunk_call_resolved(now, token, &result, layer)
+        {
+            return;
+        }
         let Some(p) = self.outbound.parked.remove(&token) else {
             return;
         };
@@ -262,6 +275,45 @@ impl Core {
             remaining,
             current: None,
             deadline: None,
+            target_msgs: Vec::new(),
+            any_5xx: false,
+            trunk_of: Vec::new(),
+            sent_msg: None,
+            authed: Vec::new(),
+        };
+        self.add_context(now, server, method, Vec::new(), call);
+        self.set_failover(server, failover);
+        self.next_target(now, server, layer);
+    }
+
+    /// Starts a call out on trunks: each target with its trunk's request,
+    /// and any 5xx (not only 503) moves it to the next.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_trunk_failover(
+        &mut self,
+        now: Now,
+        server: TxId,
+        inbound: Flow,
+        method: Method,
+        call: Option<CallTrack>,
+        targets: Vec<(ResolvedTarget, Message, usize)>,
+        layer: &mut TransactionLayer,
+    ) {
+        let Some((_, first, _)) = targets.first() else {
+            return;
+        };
+        let failover = Failover {
+            msg: first.clone(),
+            inbound,
+            record_route: method == Method::Invite,
+            remaining: targets.iter().map(|(t, _, _)| *t).collect(),
+            current: None,
+            deadline: None,
+            trunk_of: targets.iter().map(|(t, _, i)| (*t, *i)).collect(),
+            target_msgs: targets.into_iter().map(|(t, m, _)| (t, m)).collect(),
+            any_5xx: true,
+            sent_msg: None,
+            authed: Vec::new(),
         };
         self.add_context(now, server, method, Vec::new(), call);
         self.set_failover(server, failover);
@@ -324,6 +376,11 @@ impl Core {
 /// (RFC 3263 §4.3: transport failure or 503; 408 is Timer B/F).
 pub(crate) fn fails_over(code: u16) -> bool {
     matches!(code, 408 | 503)
+}
+
+/// [`fails_over`] for a failover that moves on at any 5xx (trunks).
+pub(crate) fn fails_over_in(f: &Failover, code: u16) -> bool {
+    fails_over(code) || (f.any_5xx && (500..600).contains(&code))
 }
 
 impl Branch {

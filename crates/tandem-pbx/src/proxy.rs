@@ -8,6 +8,7 @@
 use crate::calls::CallTrack;
 use crate::capabilities;
 use crate::core::{Core, Now};
+use crate::trunks::inbound_caller;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 use tandem_sip::{HeaderName, Message, Method, Uri};
@@ -40,6 +41,17 @@ pub(crate) struct Failover {
     pub(crate) current: Option<(TxId, crate::outbound::ResolvedTarget)>,
     /// When the current target counts as silent.
     pub(crate) deadline: Option<Instant>,
+    /// A request of its own per target (calls out on trunks: each trunk
+    /// its Request-URI and caller ID); empty: `msg` for every target.
+    pub(crate) target_msgs: Vec<(crate::outbound::ResolvedTarget, Message)>,
+    /// Whether any 5xx moves on to the next target (trunks), not only 503.
+    pub(crate) any_5xx: bool,
+    /// The trunk of each target (its credentials answer a challenge).
+    pub(crate) trunk_of: Vec<(crate::outbound::ResolvedTarget, usize)>,
+    /// The request as last sent to the current target (before Via).
+    pub(crate) sent_msg: Option<Message>,
+    /// Targets whose challenge was answered already (once each).
+    pub(crate) authed: Vec<crate::outbound::ResolvedTarget>,
 }
 
 /// The proxy's memory of one forwarded request.
@@ -56,6 +68,8 @@ struct Context {
     timer_c: Option<Instant>,
     call: Option<CallTrack>,
     failover: Option<Failover>,
+    /// A ring group's members still to ring.
+    ring: Option<Box<crate::ring_groups::RingState>>,
 }
 
 /// Which of a context's timers fired.
@@ -65,6 +79,8 @@ pub(crate) enum Due {
     TimerC,
     /// The current target of a failover stayed silent.
     TargetSilent,
+    /// A ring group's members rang long enough.
+    RingStage,
 }
 
 /// All live proxy contexts of a core.
@@ -73,6 +89,10 @@ pub(crate) struct ProxyState {
     contexts: HashMap<TxId, Context>,
     by_client: HashMap<TxId, TxId>,
     timers: BTreeSet<(Instant, TxId)>,
+    /// Client transactions sent with a CSeq one above the caller's (a
+    /// trunk's challenge answered), and the caller's number: responses go
+    /// upstream renumbered.
+    pub(crate) cseq_restore: HashMap<TxId, u32>,
 }
 
 impl ProxyState {
@@ -93,6 +113,9 @@ impl ProxyState {
                 }
                 if c.failover.as_ref().is_some_and(|f| f.deadline == Some(at)) {
                     out.push((tx, Due::TargetSilent));
+                }
+                if c.ring.as_ref().is_some_and(|r| r.deadline == Some(at)) {
+                    out.push((tx, Due::RingStage));
                 }
             }
         }
@@ -312,12 +335,48 @@ impl Core {
         // Initial requests other than OPTIONS come from extensions that
         // prove who they are (RFC 3261 §22.3).
         let mut caller = None;
+        // A carrier's own addresses are trusted instead (IP-authenticated
+        // trunks, and the calls to a registered trunk's contact).
+        let from_trunk = self.trunk_of_source(flow.remote.ip());
+        let mut user = match from_trunk {
+            Some(t) => self.inbound_called(t, &request, user),
+            None => user,
+        };
+        if let (Some(t), Method::Invite) = (from_trunk, &method) {
+            match self.inbound_destination(now, t, &user) {
+                Some(crate::Destination::Extension(n) | crate::Destination::RingGroup(n)) => {
+                    user = n
+                }
+                Some(crate::Destination::Trunk(out)) => {
+                    let caller = inbound_caller(&request);
+                    self.route_to_trunks(
+                        now,
+                        tx,
+                        &request,
+                        &msg,
+                        flow,
+                        &caller,
+                        &user,
+                        "inbound",
+                        vec![out],
+                        layer,
+                    );
+                    return;
+                }
+                None => {}
+            }
+        }
         if method != Method::Options {
-            let Some(user) = self.authenticate_caller(now, tx, &request, &flow, &mut msg, layer)
-            else {
-                return;
-            };
-            caller = Some(user);
+            if from_trunk.is_some() {
+                caller = Some(inbound_caller(&request));
+            } else {
+                let Some(user) =
+                    self.authenticate_caller(now, tx, &request, &flow, &mut msg, layer)
+                else {
+                    return;
+                };
+                caller = Some(user);
+            }
         }
         let track = (method == Method::Invite).then(|| {
             CallTrack::new(
@@ -327,7 +386,17 @@ impl Core {
                 now,
             )
         });
+        if method == Method::Invite && self.ring_group(&user).is_some() {
+            self.route_to_ring_group(now, tx, msg, flow, &user, track, layer);
+            return;
+        }
         if !self.extension_exists(&user) {
+            // Only extensions call out: a carrier never relays through us.
+            if let Some(c) = caller.as_deref().filter(|_| from_trunk.is_none()) {
+                if self.route_by_outbound_rules(now, tx, &request, &msg, flow, c, &user, layer) {
+                    return;
+                }
+            }
             self.reply(now, tx, 404, None, layer, |b| b);
             if let Some(t) = track {
                 self.call_ended_unanswered(now, &t, 404, false);
@@ -501,8 +570,90 @@ impl Core {
                 timer_c,
                 call,
                 failover: None,
+                ring: None,
             },
         );
+    }
+
+    /// The ring group state of context `server`.
+    pub(crate) fn ring_state(
+        &mut self,
+        server: TxId,
+    ) -> Option<&mut crate::ring_groups::RingState> {
+        self.proxy.contexts.get_mut(&server)?.ring.as_deref_mut()
+    }
+
+    /// Gives context `server` a ring group to work through.
+    pub(crate) fn set_ring(&mut self, server: TxId, ring: crate::ring_groups::RingState) {
+        if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
+            ctx.ring = Some(Box::new(ring));
+        }
+    }
+
+    /// Branches of a ring group's next members, and when they stop ringing.
+    pub(crate) fn add_ring_branches(&mut self, server: TxId, txs: &[TxId], until: Option<Instant>) {
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
+        for &tx in txs {
+            ctx.branches.push(Branch {
+                tx,
+                done: None,
+                provisional: false,
+            });
+            self.proxy.by_client.insert(tx, server);
+        }
+        if let Some(ring) = ctx.ring.as_mut() {
+            ring.deadline = until;
+        }
+        if let Some(at) = until {
+            self.proxy.timers.insert((at, server));
+        }
+    }
+
+    /// The failover of context `server`, while it goes on.
+    pub(crate) fn open_failover(&mut self, server: TxId) -> Option<&mut Failover> {
+        let ctx = self.proxy.contexts.get_mut(&server)?;
+        if ctx.answered || ctx.final_sent || ctx.cancelled {
+            return None;
+        }
+        ctx.failover.as_mut()
+    }
+
+    /// Marks branch `tx` of `server` ended without counting its answer.
+    pub(crate) fn branch_superseded(&mut self, server: TxId, tx: TxId) {
+        if let Some(b) = self
+            .proxy
+            .contexts
+            .get_mut(&server)
+            .and_then(|c| c.branches.iter_mut().find(|b| b.tx == tx))
+        {
+            b.done = Some(401);
+        }
+    }
+
+    /// Whether context `server` is still to be answered and not cancelled.
+    pub(crate) fn context_open(&self, server: TxId) -> bool {
+        self.proxy
+            .contexts
+            .get(&server)
+            .is_some_and(|c| !c.answered && !c.final_sent && !c.cancelled)
+    }
+
+    /// Cancels the branches of `server` that still ring (a ring group
+    /// member's time is up).
+    pub(crate) fn cancel_pending(&mut self, now: Now, server: TxId, layer: &mut TransactionLayer) {
+        self.cancel_branches(now, server, layer);
+    }
+
+    /// Replaces a best answer that is only our own cancelling of ringing
+    /// members by 480: nobody answered.
+    pub(crate) fn nobody_answered(&mut self, server: TxId) {
+        if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
+            if ctx.best.as_ref().is_none_or(|(code, _)| *code == 487) {
+                ctx.best = Some((480, None));
+            }
+        }
     }
 
     pub(crate) fn set_failover(&mut self, server: TxId, failover: Failover) {
@@ -523,7 +674,14 @@ impl Core {
         let first = ctx.branches.is_empty();
         let f = ctx.failover.as_mut()?;
         let target = f.remaining.pop_front()?;
-        Some((target, f.msg.clone(), f.inbound, f.record_route, first))
+        let msg = match f.target_msgs.iter().position(|(t, _)| *t == target) {
+            Some(i) => f.target_msgs.remove(i).1,
+            None => f.msg.clone(),
+        };
+        if f.any_5xx {
+            f.sent_msg = Some(msg.clone());
+        }
+        Some((target, msg, f.inbound, f.record_route, first))
     }
 
     /// A failover branch went out to `target`.
@@ -682,18 +840,24 @@ impl Core {
         if method == Method::Bye {
             self.call_hung_up(now, request);
         }
+        let (msg, restore) = self.shift_in_dialog(msg);
         match self.send_branch(now, msg, &flow, outbound, false, layer) {
-            Some(branch) => self.add_context(
-                now,
-                tx,
-                method,
-                vec![Branch {
-                    tx: branch,
-                    done: None,
-                    provisional: false,
-                }],
-                None,
-            ),
+            Some(branch) => {
+                if let Some(n) = restore {
+                    self.restore_cseq(branch, n);
+                }
+                self.add_context(
+                    now,
+                    tx,
+                    method,
+                    vec![Branch {
+                        tx: branch,
+                        done: None,
+                        provisional: false,
+                    }],
+                    None,
+                )
+            }
             None => self.reply(now, tx, 500, None, layer, |b| b),
         }
     }
@@ -723,6 +887,7 @@ impl Core {
         if msg.decrement_max_forwards().is_none() {
             return;
         }
+        let (mut msg, _) = self.shift_in_dialog(msg);
         let outbound = self.outbound(outbound);
         let Some(via) = self.via_for(&msg, &outbound) else {
             return;
@@ -823,6 +988,9 @@ impl Core {
         }
         let mut resp = response;
         resp.pop_via();
+        if let Some(&cseq) = self.proxy.cseq_restore.get(&tx) {
+            resp = crate::trunk_auth::with_cseq(&resp, cseq).unwrap_or(resp);
+        }
         if code < 200 {
             if let Some(ctx) = self.proxy.contexts.get_mut(&server) {
                 if let Some(b) = ctx.branches.iter_mut().find(|b| b.tx == tx) {
@@ -893,6 +1061,15 @@ impl Core {
         resp: Option<Message>,
         layer: &mut TransactionLayer,
     ) {
+        // A trunk's digest challenge is answered here, not passed up.
+        let (code, resp) = match code {
+            401 | 407 => match self.trunk_challenged(now, server, tx, resp.as_ref(), layer) {
+                crate::trunk_auth::Challenged::NotTrunk => (code, resp),
+                crate::trunk_auth::Challenged::Answered => return,
+                crate::trunk_auth::Challenged::Refused => (503, None),
+            },
+            _ => (code, resp),
+        };
         let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
             return;
         };
@@ -913,7 +1090,7 @@ impl Core {
         let failed_target = ctx.failover.as_ref().and_then(|f| match f.current {
             Some((current, target))
                 if current == tx
-                    && crate::outbound::fails_over(code)
+                    && crate::outbound::fails_over_in(f, code)
                     && !f.remaining.is_empty() =>
             {
                 Some(target)
@@ -921,7 +1098,7 @@ impl Core {
             _ => None,
         });
         let last_failed = ctx.failover.as_ref().and_then(|f| match f.current {
-            Some((current, target)) if current == tx && crate::outbound::fails_over(code) => {
+            Some((current, target)) if current == tx && crate::outbound::fails_over_in(f, code) => {
                 Some(target)
             }
             _ => None,
@@ -955,6 +1132,14 @@ impl Core {
         if pending || ctx.answered || ctx.final_sent {
             return;
         }
+        // A ring group rings its next members before anyone gets an answer.
+        let ring_more = !ctx.cancelled && ctx.ring.is_some();
+        if ring_more && self.ring_next_stage(now, server, layer) {
+            return;
+        }
+        let Some(ctx) = self.proxy.contexts.get_mut(&server) else {
+            return;
+        };
         ctx.final_sent = true;
         let cancelled = ctx.cancelled;
         let call = ctx.call.clone();
@@ -1025,6 +1210,8 @@ impl Core {
             return;
         };
         ctx.timer_c = None;
+        // The ring time is over for a ring group's later members too.
+        ctx.ring = None;
         self.cancel_branches(now, server, layer);
     }
 
@@ -1033,6 +1220,7 @@ impl Core {
         if let Some(ctx) = self.proxy.contexts.remove(&tx) {
             for b in ctx.branches {
                 self.proxy.by_client.remove(&b.tx);
+                self.proxy.cseq_restore.remove(&b.tx);
             }
             if let Some(at) = ctx.timer_c {
                 self.proxy.timers.remove(&(at, tx));

@@ -69,7 +69,7 @@ impl Core {
     }
 
     /// The floating IP's listener on transport `t`.
-    fn floating_addr(&self, t: TransportKind) -> Option<SocketAddr> {
+    pub(crate) fn floating_addr(&self, t: TransportKind) -> Option<SocketAddr> {
         let ip = self.config.floating?;
         self.config
             .advertise

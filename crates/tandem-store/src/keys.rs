@@ -69,3 +69,12 @@ pub fn cdr_key(end_ms: u64, id: &str) -> String {
 pub fn ended_key(call_id: &str, from_tag: &str) -> String {
     format!("end/{call_id};{from_tag}")
 }
+
+/// Where trunk registration states live (`trunk/<name>`); not part of the
+/// replica, read by `tandem trunk status`.
+pub const TRUNK_PREFIX: &str = "trunk/";
+
+/// The key of trunk `name`'s registration state.
+pub fn trunk_key(name: &str) -> String {
+    format!("{TRUNK_PREFIX}{name}")
+}

@@ -17,7 +17,11 @@ mod replica;
 mod store;
 
 pub use error::Error;
-pub use keys::{binding_key, cdr_key, dialog_key, ended_key, extension_key, Prefix};
-pub use records::{Binding, Cdr, DialogRecord, DialogState, Extension, FlowRecord, HangupBy};
+pub use keys::{
+    binding_key, cdr_key, dialog_key, ended_key, extension_key, trunk_key, Prefix, TRUNK_PREFIX,
+};
+pub use records::{
+    Binding, Cdr, DialogRecord, DialogState, Extension, FlowRecord, HangupBy, TrunkRecord,
+};
 pub use replica::{contact_identity, Replica, SharedReplica};
 pub use store::{Change, Expect, Op, Record, Rev, Snapshot, Store, StoreFuture, Watch};

@@ -159,3 +159,31 @@ pub struct Cdr {
     #[serde(default)]
     pub node: String,
 }
+
+/// A carrier trunk's registration as its registering node last saw it
+/// (`trunk/<name>`), written by the leader only, for `tandem trunk status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkRecord {
+    /// The trunk's name.
+    pub name: String,
+    /// `registering`, `registered`, `backing_off`, `failed`, `unregistered`.
+    pub state: String,
+    /// When the carrier's binding ends, Unix ms (while registered).
+    #[serde(default)]
+    pub expires_at_ms: Option<u64>,
+    /// The last final status from the carrier (0: none; 408: no answer).
+    #[serde(default)]
+    pub last_status: u16,
+    /// When the next attempt is due while backing off, Unix ms.
+    #[serde(default)]
+    pub retry_at_ms: Option<u64>,
+    /// Failures in a row.
+    #[serde(default)]
+    pub failures: u32,
+    /// The node that registers it.
+    pub node: String,
+    /// That node's leader epoch.
+    pub epoch: u64,
+    /// When this was written, Unix ms.
+    pub updated_ms: u64,
+}

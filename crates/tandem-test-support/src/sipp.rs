@@ -81,6 +81,23 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Stops a SIPp that would go on (a UAS without `-m`) and reads its
+    /// statistics: the last dump (`-fd 1`: every second) counts its calls.
+    pub fn stop(mut self) -> SippResult {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = c.wait();
+        }
+        let csv = std::fs::read_to_string(&self.stats).unwrap_or_default();
+        let output = std::fs::read_to_string(&self.output).unwrap_or_default();
+        parse_stats(&csv, output)
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

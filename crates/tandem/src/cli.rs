@@ -30,6 +30,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Carrier trunks: registration state, as the leader last wrote it.
+    Trunk {
+        #[command(subcommand)]
+        command: TrunkCommand,
+    },
     /// The DNS zone of the SIP domain (`[dns.zone]`).
     Dns {
         #[command(subcommand)]
@@ -157,6 +162,20 @@ pub(crate) enum DnsCommand {
         #[command(flatten)]
         store: StoreArgs,
         /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrunkCommand {
+    /// Each configured trunk: registered or not, until when, the last
+    /// status from the carrier, and which node registers it under which
+    /// leader epoch.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// One JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },

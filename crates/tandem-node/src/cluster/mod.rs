@@ -552,6 +552,13 @@ impl Driver {
                 let _ = self.floating.send(FloatingCommand::Drop);
             }
             Command::LeaderDuties { epoch } => {
+                // Trunk registrations live on the leader only; queued in
+                // order behind nothing that could reorder start and stop.
+                if let Some(shard) = self.shards.first() {
+                    if let Err(e) = shard.try_send(ShardInput::Leading(epoch, self.shards.len())) {
+                        tracing::error!("trunk registrations not told of leadership: {e}");
+                    }
+                }
                 tracing::info!(
                     ?epoch,
                     "leader duties {}",

@@ -26,7 +26,19 @@ fn addr(ip: [u8; 4], port: u16) -> SocketAddr {
 }
 
 /// A node `name` at 10.0.0.`n`:5060 (and the floating IP 10.0.0.100).
+mod trunks;
+
 fn core(name: &str, n: u8, replica: &SharedReplica, keepalive_secs: u32) -> (Core, Arc<Shared>) {
+    core_with(name, n, replica, keepalive_secs, Default::default())
+}
+
+fn core_with(
+    name: &str,
+    n: u8,
+    replica: &SharedReplica,
+    keepalive_secs: u32,
+    trunks: tandem_pbx::TrunkPlan,
+) -> (Core, Arc<Shared>) {
     let own = addr([10, 0, 0, n], 5060);
     let config = CoreConfig {
         identity: LocalIdentity::new(
@@ -55,6 +67,7 @@ fn core(name: &str, n: u8, replica: &SharedReplica, keepalive_secs: u32) -> (Cor
         floating: Some(VIP.into()),
         record_route_floating: true,
         outbound: Default::default(),
+        trunks,
     };
     let shared = Arc::new(Shared {
         replica: replica.clone(),
@@ -62,6 +75,9 @@ fn core(name: &str, n: u8, replica: &SharedReplica, keepalive_secs: u32) -> (Cor
         failures: FailureLimiter::new(20, 60_000, 300_000),
         cluster: ClusterView::default(),
         quarantine: Default::default(),
+        trunk_calls: Default::default(),
+        cseq_shifts: Default::default(),
+        registrars: Default::default(),
     });
     (Core::new(config, shared.clone(), u64::from(n)), shared)
 }
@@ -404,4 +420,45 @@ fn a_bye_that_outruns_its_dialog_record_still_gets_the_one_cdr() {
     assert!(ops.iter().any(
         |o| matches!(o, Op::Require { key, expect: Expect::Absent } if key == "end/late-1;ft")
     ));
+}
+
+#[test]
+fn a_register_without_credentials_is_challenged_without_a_transaction() {
+    let replica = Replica::shared();
+    let (core, _) = core("a", 1, &replica, 0);
+    let register = |extra: &str, domain: &str| {
+        let text = format!("REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5070;branch=z9hG4bK-r1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:1000@pbx.test>;tag=ft\r\nTo: <sip:1000@pbx.test>\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:1000@192.0.2.50:5070>\r\n{extra}Content-Length: 0\r\n\r\n");
+        Message::parse(bytes::Bytes::from(text), &ParseOptions::default()).unwrap()
+    };
+    let ip = addr([192, 0, 2, 50], 5070).ip();
+    let answer = core
+        .stateless_challenge(&register("", "pbx.test"), ip, T0, 1)
+        .expect("challenged statelessly");
+    let answer = Message::parse(answer, &ParseOptions::default()).unwrap();
+    assert_eq!(answer.status(), Some(401));
+    assert!(answer.to_tag().is_some());
+    assert!(answer
+        .header_str(tandem_sip::HeaderName::WwwAuthenticate)
+        .is_some_and(|c| c.contains("realm=\"pbx.test\"") && c.contains("qop=\"auth\"")));
+    // A different salt, a different nonce: no two challenges alike.
+    let again = core
+        .stateless_challenge(&register("", "pbx.test"), ip, T0, 2)
+        .unwrap();
+    assert_ne!(
+        Message::parse(again, &ParseOptions::default())
+            .unwrap()
+            .header_str(tandem_sip::HeaderName::WwwAuthenticate),
+        answer.header_str(tandem_sip::HeaderName::WwwAuthenticate)
+    );
+    // Credentials, another domain or a Require go the stateful way.
+    let creds = "Authorization: Digest username=\"1000\", realm=\"pbx.test\", nonce=\"x\", uri=\"sip:pbx.test\", response=\"0\"\r\n";
+    assert!(core
+        .stateless_challenge(&register(creds, "pbx.test"), ip, T0, 3)
+        .is_none());
+    assert!(core
+        .stateless_challenge(&register("", "elsewhere.test"), ip, T0, 4)
+        .is_none());
+    assert!(core
+        .stateless_challenge(&register("Require: foo\r\n", "pbx.test"), ip, T0, 5)
+        .is_none());
 }

@@ -23,6 +23,7 @@ mod ext;
 mod run;
 mod sip_check;
 mod status;
+mod trunk;
 
 use crate::cli::{Cli, Command, SipCommand};
 use std::path::Path;
@@ -36,6 +37,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Cdr { command } => cdr::run(command),
         Command::Cluster { command } => cluster::run(command),
         Command::Dns { command } => dns::run(command),
+        Command::Trunk { command } => trunk::run(command),
         Command::Admin { command } => admin::run(command),
         Command::Status(args) => status::run(&args),
         Command::Calls(args) => calls::run(&args),

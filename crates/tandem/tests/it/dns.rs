@@ -377,6 +377,12 @@ fn cluster_zone_follows_health_and_webhooks_report_a_failover_once() {
     assert_eq!(count("became_leader"), 1, "{new_events}");
     assert_eq!(count("node_down"), 1, "{new_events}");
     assert!(new.iter().all(|e| e["node"] == "beta"), "{new_events}");
+    // In order: the takeover starts, then finishes.
+    let at = |name: &str| new.iter().position(|e| e["event"] == name).unwrap();
+    assert!(
+        at("failover_started") < at("failover_finished"),
+        "{new_events}"
+    );
     let down = new.iter().find(|e| e["event"] == "node_down").unwrap();
     assert_eq!(down["detail"]["node"], "alpha");
     // Over the whole run, no event reached the webhook twice.
@@ -593,6 +599,139 @@ fn calls_to_another_domain_follow_naptr_srv_and_fail_over() {
         node.output().contains("does not resolve"),
         "{}",
         node.output()
+    );
+    rt.block_on(server.shutdown()).unwrap();
+}
+
+#[test]
+fn srv_weights_spread_the_calls_and_a_dead_first_choice_costs_one_timeout() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let port = ports::free_port();
+    // a and b share priority 10 with weights 3:1; c is the backup.
+    let node = |name: &str, ip: &str, priority, weight| tandem_dns::ZoneNode {
+        name: name.into(),
+        addrs: vec![ip.parse().unwrap()],
+        priority,
+        weight,
+        healthy: true,
+        since_ms: 0,
+    };
+    let spec = tandem_dns::ZoneSpec {
+        domain: "spread.test".into(),
+        ttl_secs: 60,
+        transports: vec![tandem_dns::ZoneTransport {
+            transport: tandem_dns::Transport::Udp,
+            port,
+        }],
+        nodes: vec![
+            node("a", "127.0.0.2", 10, 300),
+            node("b", "127.0.0.3", 10, 100),
+            node("c", "127.0.0.4", 20, 100),
+        ],
+        floating_ip: None,
+    };
+    let (_zone_tx, zone_rx) = tokio::sync::watch::channel(tandem_dns::Zone::new(spec, 1).unwrap());
+    let server = rt
+        .block_on(tandem_dns::ZoneServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            zone_rx,
+        ))
+        .unwrap();
+    let dir = TempDir::new("dns-spread");
+    let sip = ports::free_port();
+    let config = dir.0.join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sip]\nlisten = [\"udp:127.0.0.1:{sip}\"]\n\n[storage]\npath = \"state.db\"\n\n\
+             [dns]\nnameservers = [\"{}\"]\ntarget_timeout_ms = 1000\n\n\
+             [[extensions]]\nnumber = \"1000\"\npassword = \"pw-1000\"\n",
+            server.local_addr()
+        ),
+    )
+    .unwrap();
+    let tandem = node::start(&["--config", config.to_str().unwrap()]);
+    let p = port.to_string();
+    let uas = |ip: &str| {
+        tandem_test_support::sipp::spawn(
+            &tandem_test_support::sipp::scenario("uas.xml"),
+            None,
+            &["-i", ip, "-p", &p, "-recv_timeout", "60000"],
+            Duration::from_secs(120),
+        )
+    };
+    let (a, b, c) = (uas("127.0.0.2"), uas("127.0.0.3"), uas("127.0.0.4"));
+    std::thread::sleep(Duration::from_millis(300));
+    let target = format!("127.0.0.1:{sip}");
+    let calls = |n: u32, rate: u32| {
+        let uac = ports::free_port().to_string();
+        let m = n.to_string();
+        let r = rate.to_string();
+        tandem_test_support::sipp::run(
+            &tandem_test_support::sipp::scenario("uac_auth_domain.xml"),
+            &target,
+            &[
+                "-p",
+                &uac,
+                "-s",
+                "bob",
+                "-key",
+                "domain",
+                "spread.test",
+                "-key",
+                "caller",
+                "1000",
+                "-au",
+                "1000",
+                "-ap",
+                "pw-1000",
+                "-auth_uri",
+                "bob@spread.test",
+                "-recv_timeout",
+                "8000",
+                "-m",
+                &m,
+                "-r",
+                &r,
+            ],
+            Duration::from_secs(60),
+        )
+    };
+    let r = calls(80, 20);
+    assert_eq!(
+        (r.successful, r.failed),
+        (80, 0),
+        "{}\n{}",
+        r.output,
+        tandem.output()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let a_calls = a.stop().successful;
+    // RFC 2782: a gets 3/4 of the calls (60 expected; 4 standard
+    // deviations either side), b the rest, the backup none.
+    assert!((45..=75).contains(&a_calls), "a took {a_calls} of 80");
+    // a is gone now (its UAS stopped): a call that picks it first waits
+    // one per-target timeout, then goes to b; a is set aside then, so the
+    // calls after go straight to b. None is lost. (Two calls a second: at
+    // most the calls started within that first timeout meet a.)
+    let r = calls(20, 2);
+    assert_eq!(
+        (r.successful, r.failed),
+        (20, 0),
+        "{}\n{}",
+        r.output,
+        tandem.output()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let b_calls = b.stop().successful;
+    let c_calls = c.stop().successful;
+    assert_eq!(b_calls + a_calls, 100, "b took the rest: {b_calls}");
+    assert_eq!(c_calls, 0, "the backup priority was never needed");
+    let set_aside = tandem.output().matches("target failed: set aside").count();
+    assert!(
+        (1..=3).contains(&set_aside),
+        "a was set aside by the first calls only ({set_aside} times): {}",
+        tandem.output()
     );
     rt.block_on(server.shutdown()).unwrap();
 }

@@ -15,4 +15,5 @@ mod run_options;
 mod shutdown;
 mod status_cli;
 mod tls_ws;
+mod trunks;
 mod wire;
