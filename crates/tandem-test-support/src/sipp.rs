@@ -119,6 +119,33 @@ pub fn run(scenario: &Path, target: &str, extra: &[&str], limit: Duration) -> Si
     spawn(scenario, Some(target), extra, limit).wait()
 }
 
+/// Registers `user` with `password` from local port `port`
+/// (`uas_register.xml`, expires 3600), as a phone that then takes its
+/// calls on that port does.
+pub fn register(target: &str, user: &str, password: &str, port: u16) -> SippResult {
+    let p = port.to_string();
+    run(
+        &scenario("uas_register.xml"),
+        target,
+        &[
+            "-p",
+            &p,
+            "-s",
+            user,
+            "-ap",
+            password,
+            "-key",
+            "expires",
+            "3600",
+            "-m",
+            "1",
+            "-recv_timeout",
+            "5000",
+        ],
+        Duration::from_secs(15),
+    )
+}
+
 fn tempfile_path(prefix: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -103,28 +103,7 @@ fn leader(s: &serde_json::Value) -> Option<String> {
 }
 
 fn register(node: &ClusterNode, user: &str, port: u16) {
-    let pw = format!("pw-{user}");
-    let p = port.to_string();
-    let r = sipp::run(
-        &sipp::scenario("uas_register.xml"),
-        &node.target(),
-        &[
-            "-p",
-            &p,
-            "-s",
-            user,
-            "-ap",
-            &pw,
-            "-key",
-            "expires",
-            "3600",
-            "-m",
-            "1",
-            "-recv_timeout",
-            "5000",
-        ],
-        Duration::from_secs(15),
-    );
+    let r = sipp::register(&node.target(), user, &format!("pw-{user}"), port);
     assert_eq!(
         (r.successful, r.failed),
         (1, 0),

@@ -89,28 +89,7 @@ fn s(name: &str) -> PathBuf {
 
 /// Registers a SIPp callee as `user` from `port` (then it can serve calls there).
 fn register_callee(pbx: &Pbx, user: &str, port: u16) {
-    let pw = format!("pw-{user}");
-    let p = port.to_string();
-    let r = sipp::run(
-        &s("uas_register.xml"),
-        &pbx.target(),
-        &[
-            "-p",
-            &p,
-            "-s",
-            user,
-            "-ap",
-            &pw,
-            "-key",
-            "expires",
-            "3600",
-            "-m",
-            "1",
-            "-recv_timeout",
-            "5000",
-        ],
-        Duration::from_secs(15),
-    );
+    let r = sipp::register(&pbx.target(), user, &format!("pw-{user}"), port);
     assert_eq!(
         (r.successful, r.failed),
         (1, 0),

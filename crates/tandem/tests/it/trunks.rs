@@ -293,28 +293,7 @@ fn calls_leave_on_the_first_trunk_and_fail_over_to_the_second() {
 
 /// Registers a SIPp callee as `user` from `port`.
 fn register_callee(target: &str, user: &str, port: u16) {
-    let pw = format!("pw-{user}");
-    let p = port.to_string();
-    let r = sipp::run(
-        &sipp::scenario("uas_register.xml"),
-        target,
-        &[
-            "-p",
-            &p,
-            "-s",
-            user,
-            "-ap",
-            &pw,
-            "-key",
-            "expires",
-            "3600",
-            "-m",
-            "1",
-            "-recv_timeout",
-            "5000",
-        ],
-        Duration::from_secs(15),
-    );
+    let r = sipp::register(target, user, &format!("pw-{user}"), port);
     assert_eq!(
         (r.successful, r.failed),
         (1, 0),
