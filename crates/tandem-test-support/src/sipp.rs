@@ -146,6 +146,50 @@ pub fn register(target: &str, user: &str, password: &str, port: u16) -> SippResu
     )
 }
 
+/// Who calls whom in [`call`]: an extension with the password
+/// `pw-<caller>` (the tests' convention), from local port `port`, to
+/// `callee`; `auth_uri` is the digest uri (the Request-URI's user@host).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// Local SIPp port.
+    pub port: &'a str,
+    /// The extension calling (its password is `pw-<caller>`).
+    pub caller: &'a str,
+    /// The user called (`-s`).
+    pub callee: &'a str,
+    /// `-auth_uri`.
+    pub auth_uri: &'a str,
+}
+
+/// Runs `scenario` (`uac_auth.xml`, `uac_auth_domain.xml`...) as an
+/// authenticated caller against `target`, with `extra` arguments.
+pub fn call(
+    scenario_name: &str,
+    target: &str,
+    who: &Caller<'_>,
+    extra: &[&str],
+    limit: Duration,
+) -> SippResult {
+    let password = format!("pw-{}", who.caller);
+    let mut args = vec![
+        "-p",
+        who.port,
+        "-s",
+        who.callee,
+        "-key",
+        "caller",
+        who.caller,
+        "-au",
+        who.caller,
+        "-ap",
+        &password,
+        "-auth_uri",
+        who.auth_uri,
+    ];
+    args.extend_from_slice(extra);
+    run(&scenario(scenario_name), target, &args, limit)
+}
+
 fn tempfile_path(prefix: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

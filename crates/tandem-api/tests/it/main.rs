@@ -325,32 +325,16 @@ fn calls_cdrs_and_metrics_after_a_sipp_call() {
     let target = h.sip_target();
     let auth_uri = format!("1001@{target}");
     let uac_p = uac_port.to_string();
-    let r = sipp::run(
-        &sipp::scenario("uac_auth.xml"),
+    let r = sipp::call(
+        "uac_auth.xml",
         &target,
-        &[
-            "-p",
-            &uac_p,
-            "-s",
-            "1001",
-            "-key",
-            "caller",
-            "1000",
-            "-au",
-            "1000",
-            "-ap",
-            "pw-1000",
-            "-auth_uri",
-            &auth_uri,
-            "-recv_timeout",
-            "5000",
-            "-d",
-            "100",
-            "-m",
-            "2",
-            "-r",
-            "10",
-        ],
+        &sipp::Caller {
+            port: &uac_p,
+            caller: "1000",
+            callee: "1001",
+            auth_uri: &auth_uri,
+        },
+        &["-recv_timeout", "5000", "-d", "100", "-m", "2", "-r", "10"],
         Duration::from_secs(30),
     );
     assert_eq!((r.successful, r.failed), (2, 0), "{}", r.output);

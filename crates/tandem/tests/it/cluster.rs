@@ -116,32 +116,16 @@ fn call(node: &ClusterNode, callee: &str, port: u16, calls: u32, hold_ms: u32) -
     let target = node.target();
     let auth_uri = format!("{callee}@{target}");
     let (p, m, d) = (port.to_string(), calls.to_string(), hold_ms.to_string());
-    sipp::run(
-        &sipp::scenario("uac_auth.xml"),
+    sipp::call(
+        "uac_auth.xml",
         &target,
-        &[
-            "-p",
-            &p,
-            "-s",
+        &sipp::Caller {
+            port: &p,
+            caller: "1000",
             callee,
-            "-key",
-            "caller",
-            "1000",
-            "-au",
-            "1000",
-            "-ap",
-            "pw-1000",
-            "-auth_uri",
-            &auth_uri,
-            "-recv_timeout",
-            "5000",
-            "-m",
-            &m,
-            "-r",
-            "10",
-            "-d",
-            &d,
-        ],
+            auth_uri: &auth_uri,
+        },
+        &["-recv_timeout", "5000", "-m", &m, "-r", "10", "-d", &d],
         Duration::from_secs(40),
     )
 }

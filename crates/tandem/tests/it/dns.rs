@@ -4,12 +4,12 @@
 //! comes back when it resumes; a leader's death reaches the webhook once
 //! per event, signed.
 
-use crate::node::{self, TempDir};
+use crate::node::{self, wait_for, TempDir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tandem_test_support::etcd;
 use tandem_test_support::ports;
 use tandem_test_support::process::{Proc, Signal};
@@ -216,17 +216,6 @@ fn member(
     std::fs::write(&config, toml).unwrap();
     let proc = Some(node::start(&["--config", config.to_str().unwrap()]));
     Member { config, proc }
-}
-
-fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -466,26 +455,19 @@ fn calls_to_another_domain_follow_naptr_srv_and_fail_over() {
     let target = format!("127.0.0.1:{sip}");
     let call = || {
         let uac = ports::free_port().to_string();
-        tandem_test_support::sipp::run(
-            &tandem_test_support::sipp::scenario("uac_auth_domain.xml"),
+        tandem_test_support::sipp::call(
+            "uac_auth_domain.xml",
             &target,
+            &tandem_test_support::sipp::Caller {
+                port: &uac,
+                caller: "1000",
+                callee: "bob",
+                auth_uri: "bob@carrier.test",
+            },
             &[
-                "-p",
-                &uac,
-                "-s",
-                "bob",
                 "-key",
                 "domain",
                 "carrier.test",
-                "-key",
-                "caller",
-                "1000",
-                "-au",
-                "1000",
-                "-ap",
-                "pw-1000",
-                "-auth_uri",
-                "bob@carrier.test",
                 "-recv_timeout",
                 "8000",
                 "-m",
@@ -567,26 +549,19 @@ fn calls_to_another_domain_follow_naptr_srv_and_fail_over() {
     assert_eq!(b.wait().successful, 3);
     // A name that does not resolve: 404 at once, with its CDR.
     let uac = ports::free_port().to_string();
-    let r = tandem_test_support::sipp::run(
-        &tandem_test_support::sipp::scenario("uac_auth_domain.xml"),
+    let r = tandem_test_support::sipp::call(
+        "uac_auth_domain.xml",
         &target,
+        &tandem_test_support::sipp::Caller {
+            port: &uac,
+            caller: "1000",
+            callee: "bob",
+            auth_uri: "bob@nowhere.test",
+        },
         &[
-            "-p",
-            &uac,
-            "-s",
-            "bob",
             "-key",
             "domain",
             "nowhere.test",
-            "-key",
-            "caller",
-            "1000",
-            "-au",
-            "1000",
-            "-ap",
-            "pw-1000",
-            "-auth_uri",
-            "bob@nowhere.test",
             "-recv_timeout",
             "8000",
             "-m",
@@ -667,26 +642,19 @@ fn srv_weights_spread_the_calls_and_a_dead_first_choice_costs_one_timeout() {
         let uac = ports::free_port().to_string();
         let m = n.to_string();
         let r = rate.to_string();
-        tandem_test_support::sipp::run(
-            &tandem_test_support::sipp::scenario("uac_auth_domain.xml"),
+        tandem_test_support::sipp::call(
+            "uac_auth_domain.xml",
             &target,
+            &tandem_test_support::sipp::Caller {
+                port: &uac,
+                caller: "1000",
+                callee: "bob",
+                auth_uri: "bob@spread.test",
+            },
             &[
-                "-p",
-                &uac,
-                "-s",
-                "bob",
                 "-key",
                 "domain",
                 "spread.test",
-                "-key",
-                "caller",
-                "1000",
-                "-au",
-                "1000",
-                "-ap",
-                "pw-1000",
-                "-auth_uri",
-                "bob@spread.test",
                 "-recv_timeout",
                 "8000",
                 "-m",

@@ -32,3 +32,16 @@ pub fn start(args: &[&str]) -> Proc {
     p.wait_for_line("stop with Ctrl-C", Duration::from_secs(20));
     p
 }
+
+/// Polls `f` every 100 ms until it gives a value; panics naming `what`
+/// after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

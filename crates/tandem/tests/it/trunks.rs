@@ -7,22 +7,11 @@
 //! reaches the extension its DID names without a challenge; bad rules are
 //! refused at start with exit code 2.
 
-use crate::node::{self, TempDir};
+use crate::node::{self, wait_for, TempDir};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tandem_test_support::process::Signal;
 use tandem_test_support::{ports, sipp};
-
-fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn tandem(config: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
@@ -223,28 +212,16 @@ fn calls_leave_on_the_first_trunk_and_fail_over_to_the_second() {
     let call = |number: &str| {
         let uac = ports::free_port().to_string();
         let auth_uri = format!("{number}@{target}");
-        sipp::run(
-            &sipp::scenario("uac_auth.xml"),
+        sipp::call(
+            "uac_auth.xml",
             &target,
-            &[
-                "-p",
-                &uac,
-                "-s",
-                number,
-                "-key",
-                "caller",
-                "1000",
-                "-au",
-                "1000",
-                "-ap",
-                "pw-1000",
-                "-auth_uri",
-                &auth_uri,
-                "-recv_timeout",
-                "10000",
-                "-m",
-                "1",
-            ],
+            &sipp::Caller {
+                port: &uac,
+                caller: "1000",
+                callee: number,
+                auth_uri: &auth_uri,
+            },
+            &["-recv_timeout", "10000", "-m", "1"],
             Duration::from_secs(30),
         )
     };
@@ -443,30 +420,16 @@ fn a_ring_group_rings_both_members_at_once() {
     std::thread::sleep(Duration::from_millis(300));
     let uac = ports::free_port().to_string();
     let auth_uri = format!("600@{target}");
-    let r = sipp::run(
-        &sipp::scenario("uac_auth.xml"),
+    let r = sipp::call(
+        "uac_auth.xml",
         &target,
-        &[
-            "-p",
-            &uac,
-            "-s",
-            "600",
-            "-key",
-            "caller",
-            "1000",
-            "-au",
-            "1000",
-            "-ap",
-            "pw-1000",
-            "-auth_uri",
-            &auth_uri,
-            "-d",
-            "300",
-            "-recv_timeout",
-            "10000",
-            "-m",
-            "1",
-        ],
+        &sipp::Caller {
+            port: &uac,
+            caller: "1000",
+            callee: "600",
+            auth_uri: &auth_uri,
+        },
+        &["-d", "300", "-recv_timeout", "10000", "-m", "1"],
         Duration::from_secs(30),
     );
     assert_eq!(
@@ -761,28 +724,16 @@ fn a_trunk_that_challenges_calls_gets_the_trunks_credentials() {
     let target = format!("127.0.0.1:{port}");
     let uac = ports::free_port().to_string();
     let auth_uri = format!("030123456@{target}");
-    let r = sipp::run(
-        &sipp::scenario("uac_auth.xml"),
+    let r = sipp::call(
+        "uac_auth.xml",
         &target,
-        &[
-            "-p",
-            &uac,
-            "-s",
-            "030123456",
-            "-key",
-            "caller",
-            "1000",
-            "-au",
-            "1000",
-            "-ap",
-            "pw-1000",
-            "-auth_uri",
-            &auth_uri,
-            "-recv_timeout",
-            "10000",
-            "-m",
-            "1",
-        ],
+        &sipp::Caller {
+            port: &uac,
+            caller: "1000",
+            callee: "030123456",
+            auth_uri: &auth_uri,
+        },
+        &["-recv_timeout", "10000", "-m", "1"],
         Duration::from_secs(30),
     );
     let carrier_side = uas.wait();
